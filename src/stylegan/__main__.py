@@ -1,0 +1,3 @@
+from stylegan.cli import main
+
+main()

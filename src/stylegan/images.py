@@ -1,0 +1,41 @@
+"""Converting generator output to pictures: uint8 images, grids and PNG files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(img: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> torch.Tensor:
+    """Map ``[N, C, H, W]`` floats in ``drange`` to ``[N, H, W, C]`` uint8 on the CPU."""
+    lo, hi = drange
+    x = (img.detach().float() - lo) * (255 / (hi - lo))
+    x = x.round().clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu()
+
+
+def make_grid(images: np.ndarray | torch.Tensor, cols: int | None = None) -> np.ndarray:
+    """Tile ``[N, H, W, C]`` uint8 images into one ``[rows*H, cols*W, C]`` array."""
+    images = np.asarray(images)
+    n, h, w, c = images.shape
+    cols = cols or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / cols))
+    grid = np.zeros([rows * h, cols * w, c], dtype=images.dtype)
+    for i in range(n):
+        r, q = divmod(i, cols)
+        grid[r * h : (r + 1) * h, q * w : (q + 1) * w] = images[i]
+    return grid
+
+
+def save_image(array: np.ndarray | torch.Tensor, path: str | Path) -> Path:
+    """Save one ``[H, W, C]`` uint8 image (C = 1 or 3) as PNG, creating parent folders."""
+    array = np.asarray(array)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(array).save(path)
+    return path
