@@ -32,9 +32,398 @@ def cli() -> None:
 
 # ---- section: dataset ---------------------------------------------------------------------------
 
+
+@cli.command("dataset")
+@click.option(
+    "--source",
+    required=True,
+    metavar="PATH",
+    help="Folder (searched recursively) or .zip of images.",
+)
+@click.option(
+    "--dest", required=True, metavar="PATH", help="Output: a .zip (recommended) or a folder."
+)
+@click.option(
+    "--resolution",
+    required=True,
+    metavar="N|WxH",
+    help="Output size, a power of two (e.g. 256); WxH only with center-crop-wide.",
+)
+@click.option(
+    "--transform",
+    type=click.Choice(["center-crop", "center-crop-wide", "pad"]),
+    help="How to make non-square images square.",
+)
+@click.option(
+    "--resize-filter",
+    type=click.Choice(["box", "lanczos"]),
+    default="lanczos",
+    show_default=True,
+    help="Resampling filter (box matches the papers' FFHQ-256).",
+)
+@click.option(
+    "--labels",
+    metavar="CSV|folders",
+    help="Class labels: a CSV of file,label rows or 'folders' (sub-folder = class).",
+)
+@click.option(
+    "--background",
+    default="#ffffff",
+    show_default=True,
+    help="Colour behind transparency and for --transform pad.",
+)
+@click.option(
+    "--png-compression",
+    type=click.IntRange(0, 9),
+    default=0,
+    show_default=True,
+    help="PNG zlib level (0 decodes fastest, 9 is smallest).",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing destination.")
+def dataset_command(
+    source,
+    dest,
+    resolution,
+    transform,
+    resize_filter,
+    labels,
+    background,
+    png_compression,
+    overwrite,
+):
+    """Convert a folder or zip of images into a training dataset (NVIDIA's layout).
+
+    Output images are RGB PNGs of one square size; labels go to dataset.json.
+    Unreadable files are skipped and listed.
+    """
+    from stylegan.data.dataset_tool import convert_dataset
+
+    report = convert_dataset(
+        source,
+        dest,
+        resolution,
+        transform=transform,
+        resize_filter=resize_filter,
+        labels=labels,
+        background=background,
+        overwrite=overwrite,
+        png_compression=png_compression,
+    )
+    click.echo(report.summary())
+
+
 # ---- section: train -----------------------------------------------------------------------------
 
 # ---- section: tools (generate, mix, noise, video) -----------------------------------------------
+
+
+def _generator_options(func):
+    """Flags every generation command shares: the network, where to run, truncation, class."""
+    options = [
+        click.option(
+            "--network",
+            required=True,
+            metavar="PATH",
+            help="Checkpoint folder or .safetensors file (its G_ema is used).",
+        ),
+        click.option(
+            "--trunc",
+            "truncation_psi",
+            type=float,
+            default=1.0,
+            show_default=True,
+            help="Truncation psi: 1 = none, 0 = the average image.",
+        ),
+        click.option(
+            "--trunc-cutoff",
+            "truncation_cutoff",
+            type=click.IntRange(min=0),
+            default=None,
+            help="Truncate only the first K style layers (default: all).",
+        ),
+        click.option(
+            "--class",
+            "class_idx",
+            type=int,
+            default=None,
+            help="Class index, for conditional networks only.",
+        ),
+        click.option(
+            "--batch",
+            "batch_size",
+            type=click.IntRange(min=1),
+            default=8,
+            show_default=True,
+            help="Images rendered per forward pass.",
+        ),
+        click.option(
+            "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+_noise_mode_option = click.option(
+    "--noise-mode",
+    type=click.Choice(["const", "random", "none"]),
+    default="const",
+    show_default=True,
+    help="Per-layer noise: the stored constant, fresh random, or off.",
+)
+
+
+def _load_generator(network: str, device: str):
+    """Resolve the device and load the checkpoint's G_ema onto it."""
+    import stylegan
+    from stylegan.devices import resolve_device
+
+    resolved = resolve_device(device)
+    return stylegan.load(network, device=resolved), resolved
+
+
+@cli.command("generate")
+@_generator_options
+@click.option("--seeds", required=True, help="Seeds and ranges, e.g. 0-63,100.")
+@_noise_mode_option
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--grid", is_flag=True, help="Also write all images tiled as grid.png.")
+def generate_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    seeds,
+    noise_mode,
+    outdir,
+    grid,
+):
+    """Generate one image per seed (seed0000.png, ...), with the official seed protocol."""
+    from stylegan.latents import parse_seeds
+    from stylegan.tools.generate import generate_images, save_images
+
+    seed_list = parse_seeds(seeds)
+    G, resolved = _load_generator(network, device)
+    images = generate_images(
+        G,
+        seed_list,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        noise_mode=noise_mode,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    paths = save_images(images, seed_list, outdir, grid=grid)
+    click.echo(f"wrote {len(seed_list)} images to {outdir}")
+    if grid:
+        click.echo(f"grid: {paths[-1]}")
+
+
+@cli.command("mix")
+@_generator_options
+@click.option(
+    "--rows", "row_seeds", required=True, help="Seeds of the rows (they give the base w)."
+)
+@click.option("--cols", "col_seeds", required=True, help="Seeds of the columns (styles copied in).")
+@click.option(
+    "--styles",
+    default="coarse",
+    show_default=True,
+    help="Layers taken from the column seed: coarse, middle, fine, or e.g. 0-6.",
+)
+@_noise_mode_option
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--cells", "save_cells", is_flag=True, help="Also write every image as ROW-COL.png.")
+def mix_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    row_seeds,
+    col_seeds,
+    styles,
+    noise_mode,
+    outdir,
+    save_cells,
+):
+    """Style-mixing figure (mixing.png): row seeds mixed with column seeds' styles."""
+    from stylegan.latents import parse_seeds
+    from stylegan.tools.mixing import parse_styles, save_mixing, style_mixing_images
+
+    row_list, col_list = parse_seeds(row_seeds), parse_seeds(col_seeds)
+    G, resolved = _load_generator(network, device)
+    layers = parse_styles(styles, G.num_ws)
+    rows, cols, cells = style_mixing_images(
+        G,
+        row_list,
+        col_list,
+        layers,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        noise_mode=noise_mode,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    paths = save_mixing(rows, cols, cells, row_list, col_list, outdir, save_cells=save_cells)
+    click.echo(f"style layers {','.join(map(str, layers))} of {G.num_ws} taken from the columns")
+    click.echo(f"wrote {paths[0]}" + (f" and {len(paths) - 1} images" if save_cells else ""))
+
+
+@cli.command("noise")
+@_generator_options
+@click.option("--seeds", required=True, help="One figure row per seed, e.g. 0-3.")
+@click.option(
+    "--samples",
+    "num_samples",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Noise draws shown per seed.",
+)
+@click.option(
+    "--std-samples",
+    "num_std",
+    type=click.IntRange(min=2),
+    default=100,
+    show_default=True,
+    help="Noise draws behind the standard-deviation image.",
+)
+@click.option(
+    "--noise-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the noise draws (the figure is reproducible).",
+)
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+def noise_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    seeds,
+    num_samples,
+    num_std,
+    noise_seed,
+    outdir,
+):
+    """Stochastic-variation figure (noise.png): fixed w, redrawn noise, per-pixel std."""
+    from pathlib import Path
+
+    from stylegan.images import save_image
+    from stylegan.latents import parse_seeds
+    from stylegan.tools.noise import noise_variation_figure
+
+    seed_list = parse_seeds(seeds)
+    G, resolved = _load_generator(network, device)
+    figure = noise_variation_figure(
+        G,
+        seed_list,
+        num_samples=num_samples,
+        num_std=num_std,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        seed=noise_seed,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    click.echo(f"wrote {save_image(figure, Path(outdir) / 'noise.png')}")
+
+
+@cli.command("video")
+@_generator_options
+@click.option("--seeds", required=True, help="Keyframe seeds, consecutive per grid cell, e.g. 0-7.")
+@click.option("--grid", default="1x1", show_default=True, help="Cells as COLSxROWS, e.g. 2x2.")
+@click.option(
+    "--num-keyframes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keyframes per cell (seeds are reused); default: seeds / cells.",
+)
+@click.option(
+    "--frames-per-key",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Frames from one keyframe to the next.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["linear", "slerp", "cubic"]),
+    default="cubic",
+    show_default=True,
+    help="Interpolation; slerp needs --space z.",
+)
+@click.option(
+    "--space",
+    type=click.Choice(["z", "w"]),
+    default="w",
+    show_default=True,
+    help="Latent space to interpolate in.",
+)
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=30, show_default=True)
+@click.option(
+    "--format",
+    "video_format",
+    type=click.Choice(["mp4", "gif"]),
+    default=None,
+    help="Default: from the --output suffix; mp4 falls back to gif without ffmpeg.",
+)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Video file.")
+def video_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    seeds,
+    grid,
+    num_keyframes,
+    frames_per_key,
+    kind,
+    space,
+    fps,
+    video_format,
+    output,
+):
+    """Looping latent interpolation video (noise held fixed), as an MP4 or GIF."""
+    from stylegan.tools.video import interpolation_frames, keyframe_seeds, write_video
+
+    cells = keyframe_seeds(seeds, grid, num_keyframes)  # check the grid before loading
+    G, resolved = _load_generator(network, device)
+    frames = interpolation_frames(
+        G,
+        seeds,
+        grid=grid,
+        frames_per_key=frames_per_key,
+        kind=kind,
+        space=space,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        num_keyframes=num_keyframes,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    path = write_video(frames, output, fps=fps, format=video_format)
+    num_frames = len(cells[0]) * frames_per_key
+    click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
+
 
 # ---- section: demo ------------------------------------------------------------------------------
 

@@ -1,0 +1,583 @@
+"""Turn a folder or zip of arbitrary images into a training dataset in NVIDIA's layout.
+
+The output (a ``.zip`` or a folder) holds ``00000/img00000000.png`` ... (1,000 images per folder)
+and ``dataset.json`` with ``{"labels": [[file name, label], ...]}`` or ``{"labels": null}``, exactly
+what NVIDIA's ``dataset_tool.py`` writes, so either project's training code reads it. Output images
+are always 3-channel RGB PNGs: greyscale, palette and CMYK inputs are converted, transparent ones
+composited onto ``background``.
+
+Unreadable files are skipped and listed in the :class:`ConversionReport`; mistakes in the request
+(missing source, bad resolution, non-square images without a transform, an existing destination)
+raise :class:`~stylegan.errors.StyleGANError` before anything is written. The output appears
+all at once: it is built under a temporary name beside the destination and renamed at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
+from tqdm import tqdm
+
+from stylegan.data.dataset import is_image_name, is_junk_name
+from stylegan.errors import StyleGANError
+
+TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
+RESIZE_FILTERS = {"box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
+IMAGES_PER_FOLDER = 1000
+_TRANSFORM_HINT = (
+    "--transform center-crop (keep the middle square), pad (add borders of the --background "
+    "colour) or center-crop-wide (with --resolution WxH)"
+)
+# A fixed timestamp makes the same input always give a byte-identical zip.
+_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+@dataclass
+class ConversionReport:
+    """What :func:`convert_dataset` did: images written, files skipped (with why), labels."""
+
+    dest: Path
+    written: int
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    label_dim: int = 0
+    resolution: int = 0
+    class_names: list[str] | None = None
+
+    def summary(self, max_reasons: int = 3) -> str:
+        """One line for the user: counts, the first few skip reasons, the destination."""
+        if self.class_names is not None:
+            labels = f", {self.label_dim} classes"
+        elif self.label_dim:
+            labels = f", label_dim {self.label_dim}"
+        else:
+            labels = ", no labels"
+        line = (
+            f"wrote {self.written} images ({self.resolution}x{self.resolution} RGB{labels}) "
+            f"to {self.dest}"
+        )
+        if self.skipped:
+            shown = [f"{path} ({reason})" for path, reason in self.skipped[:max_reasons]]
+            if len(self.skipped) > max_reasons:
+                shown.append(f"and {len(self.skipped) - max_reasons} more")
+            line += f"; skipped {len(self.skipped)}: " + "; ".join(shown)
+        return line
+
+
+class _SkipImage(Exception):
+    """This input cannot become a dataset image; the message says why."""
+
+
+def archive_name(index: int) -> str:
+    """NVIDIA's name for the ``index``-th image: ``00001/img00001234.png``."""
+    return f"{index // IMAGES_PER_FOLDER:05d}/img{index:08d}.png"
+
+
+def convert_dataset(
+    source: str | os.PathLike,
+    dest: str | os.PathLike,
+    resolution: int | str | tuple[int, int],
+    transform: str | None = None,
+    resize_filter: str = "lanczos",
+    labels: str | os.PathLike | Mapping | None = None,
+    background: str | tuple[int, int, int] = (255, 255, 255),
+    overwrite: bool = False,
+    progress: bool = True,
+    png_compression: int = 0,
+) -> ConversionReport:
+    """Convert the images in ``source`` (folder or zip) to a dataset ``dest`` (``.zip`` or folder).
+
+    ``resolution``: output size N (a power of two), or ``(W, H)`` / ``"WxH"`` for
+    ``transform="center-crop-wide"``. ``transform``: None (square inputs only), ``"center-crop"``,
+    ``"center-crop-wide"`` or ``"pad"``. ``labels``: None (use ``dataset.json`` in the source if
+    any), ``"folders"`` (top-level sub-folder = class), a CSV of ``file,label`` rows, or a mapping
+    from file name to label; class names map to their sorted index. ``png_compression`` is the
+    zlib level 0-9 (0, NVIDIA's choice, decodes fastest; 9 is smallest).
+    """
+    width, height = _parse_resolution(resolution, transform)
+    if resize_filter not in RESIZE_FILTERS:
+        raise StyleGANError(
+            f"unknown resize filter {resize_filter!r}; use one of {', '.join(RESIZE_FILTERS)}"
+        )
+    if not 0 <= png_compression <= 9:
+        raise StyleGANError(f"png_compression must be 0-9, got {png_compression}")
+    background = parse_color(background)
+    source, dest = Path(source), Path(dest)
+    dest_is_zip = dest.suffix.lower() == ".zip"
+    _check_paths(source, dest, dest_is_zip, overwrite)
+
+    ignore = [p for p in (dest, labels) if isinstance(p, (str, os.PathLike)) and p != "folders"]
+    with _Source(source, ignore=ignore) as src:
+        label_of, class_names = _resolve_labels(labels, src)
+        if transform is None:
+            _require_square(src)
+        resample = RESIZE_FILTERS[resize_filter]
+        skipped = list(src.skipped)
+        written_labels = []
+        writer = _Writer(dest, dest_is_zip)
+        try:
+            for name in tqdm(src.image_names, desc="Converting", unit="img", disable=not progress):
+                try:
+                    image = _load_rgb(src.read(name), background)
+                    image = _transform(image, transform, width, height, resample, background)
+                except _SkipImage as why:
+                    skipped.append((name, str(why)))
+                    continue
+                target = archive_name(len(written_labels))
+                writer.write(target, _encode_png(image, png_compression))
+                written_labels.append([target, label_of[name] if label_of else None])
+            if not written_labels:
+                raise StyleGANError(
+                    f"no usable images in {source}: all {len(skipped)} files were skipped, e.g. "
+                    + "; ".join(f"{p} ({r})" for p, r in skipped[:3])
+                )
+            metadata = {"labels": written_labels if label_of else None}
+            writer.write("dataset.json", json.dumps(metadata).encode("utf-8"))
+            writer.commit()
+        finally:
+            writer.discard()
+
+    return ConversionReport(
+        dest=dest,
+        written=len(written_labels),
+        skipped=skipped,
+        label_dim=_label_dim([label for _, label in written_labels]) if label_of else 0,
+        resolution=width,
+        class_names=class_names,
+    )
+
+
+# -- arguments ------------------------------------------------------------------------------------
+
+
+def parse_color(color: str | tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    """``"#ffffff"``, ``"white"`` or ``(255, 255, 255)`` -> an RGB tuple."""
+    if isinstance(color, str):
+        try:
+            rgb = ImageColor.getrgb(color)
+        except ValueError as err:
+            raise StyleGANError(
+                f"cannot read the colour {color!r}; use e.g. '#ffffff' or 'white'"
+            ) from err
+    else:
+        rgb = tuple(int(c) for c in color)
+    if len(rgb) not in (3, 4) or not all(0 <= c <= 255 for c in rgb):
+        raise StyleGANError(f"a colour must be three values 0-255, got {color!r}")
+    return rgb[:3]
+
+
+def _parse_resolution(resolution, transform: str | None) -> tuple[int, int]:
+    if transform is not None and transform not in TRANSFORMS:
+        raise StyleGANError(f"unknown transform {transform!r}; use one of {', '.join(TRANSFORMS)}")
+    if isinstance(resolution, str):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:[x,]\s*(\d+)\s*)?", resolution)
+        if not match:
+            raise StyleGANError(f"cannot read resolution {resolution!r}; use e.g. 256 or 512x384")
+        width, height = int(match[1]), int(match[2] or match[1])
+    elif isinstance(resolution, (tuple, list)):
+        width, height = (int(v) for v in resolution)
+    else:
+        width = height = int(resolution)
+    if width < 4 or width & (width - 1):
+        raise StyleGANError(
+            f"resolution must be a power of two of at least 4 (e.g. 64, 256, 1024), got {width}"
+        )
+    if transform == "center-crop-wide":
+        if not 0 < height < width:
+            raise StyleGANError(
+                "--transform center-crop-wide needs --resolution WxH with H < W (e.g. 512x384): "
+                "the band of picture placed in the middle of each square image"
+            )
+    elif height != width:
+        raise StyleGANError(
+            f"resolution {width}x{height} is not square; WxH is only for "
+            "--transform center-crop-wide"
+        )
+    return width, height
+
+
+def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -> None:
+    if not source.exists():
+        raise StyleGANError(f"source {source} does not exist; pass a folder or a .zip of images")
+    src, dst = source.resolve(), dest.resolve()
+    if dst == src or dst in src.parents:
+        raise StyleGANError(f"destination {dest} would overwrite the source {source}")
+    if not dest_is_zip and source.is_dir() and src in dst.parents:
+        raise StyleGANError(
+            f"destination folder {dest} is inside the source folder {source}; put it elsewhere"
+        )
+    if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
+        if not overwrite:
+            raise StyleGANError(f"destination {dest} exists; pass --overwrite to replace it")
+        if dest.is_dir() and not (dest / "dataset.json").is_file():
+            raise StyleGANError(
+                f"refusing to replace {dest}: it is a folder but not a dataset (no dataset.json)"
+            )
+
+
+# -- reading the source ---------------------------------------------------------------------------
+
+
+class _Source:
+    """The images of a folder (recursive) or zip, in the order NVIDIA's tool reads them."""
+
+    def __init__(self, path: Path, ignore: list):
+        self.path = path
+        self._zip = None
+        if path.is_dir():
+            names = [
+                Path(folder, f).relative_to(path).as_posix()
+                for folder, _dirs, files in os.walk(path)
+                for f in files
+            ]
+            # NVIDIA's tool sorts pathlib paths, i.e. component by component.
+            names.sort(key=lambda n: PurePosixPath(n).parts)
+            ignored = {_relative_name(Path(p), path) for p in ignore}
+        else:
+            try:
+                self._zip = zipfile.ZipFile(path)
+            except (zipfile.BadZipFile, OSError) as err:
+                raise StyleGANError(
+                    f"source {path} is neither a folder nor a readable .zip of images ({err})"
+                ) from err
+            names = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
+            ignored = set()
+        self.has_metadata = "dataset.json" in names
+        self.image_names = []
+        self.skipped = []
+        for name in names:
+            if is_junk_name(name) or name == "dataset.json" or name in ignored:
+                continue
+            if is_image_name(name):
+                self.image_names.append(name)
+            else:
+                self.skipped.append((name, "not an image file"))
+        if not self.image_names:
+            raise StyleGANError(
+                f"source {path} contains no image files; pass a folder or .zip of PNG, JPEG, "
+                "... images"
+            )
+
+    def read(self, name: str) -> bytes:
+        if self._zip is not None:
+            return self._zip.read(name)
+        return (self.path / name).read_bytes()
+
+    def open(self, name: str):
+        if self._zip is not None:
+            return self._zip.open(name)
+        return open(self.path / name, "rb")
+
+    def __enter__(self) -> _Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+def _relative_name(path: Path, root: Path) -> str | None:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def _require_square(src: _Source) -> None:
+    """Without a transform every image must be square; say so before converting anything."""
+    bad = []
+    for name in src.image_names:
+        try:
+            with src.open(name) as f, Image.open(f) as img:
+                size = img.size
+        except Exception:  # unreadable files are reported as skipped later
+            continue
+        if size[0] != size[1]:
+            bad.append((name, size))
+    if bad:
+        name, (w, h) = bad[0]
+        raise StyleGANError(
+            f"{len(bad)} of {len(src.image_names)} images are not square (e.g. {name} is "
+            f"{w}x{h}); choose how to make them square: {_TRANSFORM_HINT}"
+        )
+
+
+# -- labels ---------------------------------------------------------------------------------------
+
+
+def _resolve_labels(labels, src: _Source) -> tuple[dict | None, list[str] | None]:
+    """File name -> label for every source image (or None), and the class names if named."""
+    if labels is None:
+        if not src.has_metadata:
+            return None, None
+        try:
+            entries = json.loads(src.read("dataset.json"))["labels"]
+            raw = None if entries is None else {_clean(f): v for f, v in entries}
+        except (ValueError, KeyError, TypeError) as err:
+            raise StyleGANError(
+                f"dataset.json in {src.path} is not valid (expected {{'labels': [...]}}): {err}"
+            ) from err
+        if raw is None:
+            return None, None
+        _require_all(raw, src, "dataset.json")
+        return raw, None
+
+    if isinstance(labels, Mapping):
+        raw = {_clean(str(k)): v for k, v in labels.items()}
+        origin = "the labels mapping"
+    elif labels == "folders":
+        top_level = [n for n in src.image_names if "/" not in n]
+        if top_level:
+            raise StyleGANError(
+                f"--labels folders needs every image inside a class sub-folder of {src.path}, "
+                f"but {top_level[0]} is at the top level"
+            )
+        raw = {n: n.split("/", 1)[0] for n in src.image_names}
+        origin = "folders"
+    else:
+        raw = _read_label_csv(Path(labels), set(src.image_names))
+        origin = str(labels)
+    _require_all(raw, src, origin)
+    return _index_labels({n: raw[n] for n in src.image_names}, origin)
+
+
+def _clean(name: str) -> str:
+    name = name.strip().replace("\\", "/")
+    return name[2:] if name.startswith("./") else name
+
+
+def _read_label_csv(path: Path, image_names: set[str]) -> dict[str, str]:
+    if not path.is_file():
+        raise StyleGANError(
+            f"labels file {path} does not exist; pass a CSV of file,label rows or 'folders'"
+        )
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    # A first row that names no source image is a header.
+    if rows and _clean(rows[0][0]) not in image_names:
+        rows = rows[1:]
+    raw = {}
+    for number, row in enumerate(rows, start=1):
+        if len(row) < 2 or not row[1].strip():
+            raise StyleGANError(
+                f"{path}: row {number} ({','.join(row)!r}) needs two columns: file name, label"
+            )
+        raw[_clean(row[0])] = row[1].strip()
+    return raw
+
+
+def _require_all(raw: Mapping, src: _Source, origin: str) -> None:
+    missing = [n for n in src.image_names if n not in raw]
+    if missing:
+        raise StyleGANError(
+            f"{origin} has no label for {len(missing)} of {len(src.image_names)} images (e.g. "
+            f"{missing[0]}); file names must be relative to the source {src.path}"
+        )
+
+
+def _index_labels(raw: dict, origin: str) -> tuple[dict, list[str] | None]:
+    """Integer classes stay; class names become their index in sorted order; vectors stay."""
+    values = list(raw.values())
+
+    def is_int(v):
+        return (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) or (
+            isinstance(v, str) and re.fullmatch(r"\d+", v) is not None
+        )
+
+    if all(is_int(v) for v in values):
+        return {n: int(v) for n, v in raw.items()}, None
+    if all(isinstance(v, str) for v in values):
+        class_names = sorted(set(values))
+        index = {c: i for i, c in enumerate(class_names)}
+        return {n: index[v] for n, v in raw.items()}, class_names
+    if all(isinstance(v, (list, tuple, np.ndarray)) for v in values):
+        vectors = {n: [float(x) for x in v] for n, v in raw.items()}
+        if len({len(v) for v in vectors.values()}) == 1:
+            return vectors, None
+    raise StyleGANError(
+        f"labels in {origin} must be all class indices (0, 1, ...), all class names, or all "
+        "vectors of one length"
+    )
+
+
+def _label_dim(labels: list) -> int:
+    first = labels[0]
+    if isinstance(first, list):
+        return len(first)
+    return max(labels) + 1
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+
+def _load_rgb(data: bytes, background: tuple[int, int, int]) -> Image.Image:
+    """Decode one file to an RGB image upright as viewers show it; transparency over background."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            with contextlib.suppress(Exception):  # a broken EXIF block is no reason to skip
+                img = ImageOps.exif_transpose(img)
+            return _to_rgb(img, background)
+    except UnidentifiedImageError as err:
+        raise _SkipImage("not a readable image") from err
+    except Exception as err:  # Pillow reports damaged files with many exception types
+        raise _SkipImage(f"unreadable image: {err}") from err
+
+
+def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
+    if img.mode.startswith("I") or img.mode == "F":
+        # 16-bit greyscale: scale to 8 bits instead of letting convert() clip at 255.
+        array = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16") or (img.mode == "I" and array.max() > 255):
+            array = array / 257
+        img = Image.fromarray(np.clip(np.round(array), 0, 255).astype(np.uint8), "L")
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (*background, 255))
+        canvas.alpha_composite(rgba)
+        return canvas.convert("RGB")
+    return img.convert("RGB")
+
+
+def _transform(
+    img: Image.Image,
+    transform: str | None,
+    width: int,
+    height: int,
+    resample,
+    background: tuple[int, int, int],
+) -> Image.Image:
+    """Crop or pad to square as asked, then resize to ``width`` x ``width``."""
+    w, h = img.size
+    if transform is None:
+        if w != h:
+            raise StyleGANError(f"an image is {w}x{h}, not square; choose {_TRANSFORM_HINT}")
+    elif transform == "center-crop":
+        side = min(w, h)
+        left, top = (w - side) // 2, (h - side) // 2
+        img = img.crop((left, top, left + side, top + side))
+    elif transform == "pad":
+        side = max(w, h)
+        canvas = Image.new("RGB", (side, side), background)
+        canvas.paste(img, ((side - w) // 2, (side - h) // 2))
+        img = canvas
+    elif transform == "center-crop-wide":
+        return _center_crop_wide(img, width, height, resample)
+    if img.size != (width, width):
+        img = img.resize((width, width), resample)
+    return img
+
+
+def _center_crop_wide(img: Image.Image, width: int, height: int, resample) -> Image.Image:
+    """NVIDIA's wide crop: a ``width:height`` band from the middle, on a black square canvas."""
+    w, h = img.size
+    if w < width:
+        raise _SkipImage(f"narrower than {width} px")
+    if round(width * h / w) < height:
+        raise _SkipImage(f"too wide for a {width}x{height} band")
+    # NVIDIA's tool measures the band in output pixels, which squeezes inputs wider than
+    # `width`; measuring it in input pixels keeps the aspect ratio.
+    band = round(w * height / width)
+    top = (h - band) // 2
+    img = img.crop((0, top, w, top + band)).resize((width, height), resample)
+    canvas = Image.new("RGB", (width, width), (0, 0, 0))
+    canvas.paste(img, (0, (width - height) // 2))
+    return canvas
+
+
+def _encode_png(img: Image.Image, compress_level: int) -> bytes:
+    buffer = io.BytesIO()
+    img.save(buffer, format="png", compress_level=compress_level, optimize=compress_level == 9)
+    return buffer.getvalue()
+
+
+# -- writing --------------------------------------------------------------------------------------
+
+
+class _Writer:
+    """Writes the dataset under a temporary name beside ``dest``; ``commit`` renames it."""
+
+    def __init__(self, dest: Path, as_zip: bool):
+        self.dest = dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{dest.name}.partial-"
+        umask = _current_umask()
+        if as_zip:
+            fd, temp = tempfile.mkstemp(prefix=prefix, dir=dest.parent)
+            os.close(fd)
+            os.chmod(temp, 0o666 & ~umask)
+            self.temp = Path(temp)
+            self._zip = zipfile.ZipFile(self.temp, "w", compression=zipfile.ZIP_STORED)
+        else:
+            self.temp = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
+            os.chmod(self.temp, 0o777 & ~umask)
+            self._zip = None
+
+    def write(self, name: str, data: bytes) -> None:
+        if self._zip is not None:
+            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
+            info.external_attr = 0o644 << 16
+            self._zip.writestr(info, data, compress_type=zipfile.ZIP_STORED)
+        else:
+            path = self.temp / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+
+    def commit(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+        dest = self.dest
+        if dest.is_file() and self.temp.is_file():
+            os.replace(self.temp, dest)  # atomic
+        elif dest.exists():
+            # A folder cannot be replaced in one step: move the old one aside first.
+            old = dest.with_name(f".{dest.name}.old-{secrets.token_hex(4)}")
+            os.replace(dest, old)
+            try:
+                os.replace(self.temp, dest)
+            except BaseException:
+                os.replace(old, dest)
+                raise
+            _remove(old)
+        else:
+            os.replace(self.temp, dest)
+        self.temp = None
+
+    def discard(self) -> None:
+        """Remove the temporary output if it was not committed (error or Ctrl-C)."""
+        if self._zip is not None:
+            with contextlib.suppress(Exception):
+                self._zip.close()
+            self._zip = None
+        if self.temp is not None:
+            _remove(self.temp)
+            self.temp = None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
