@@ -12,7 +12,7 @@ __all__ = ["StyleGANError", "__version__", "load", "save"]
 
 
 def load(path, net: str = "G_ema", device="cpu"):
-    """Load a network (``G_ema``, ``G`` or ``D``) from a checkpoint file or folder; never unpickles."""
+    """Load a network (``G_ema``, ``G`` or ``D``) from a checkpoint; never unpickles."""
     from stylegan.io.checkpoint import load_network
 
     return load_network(path, net=net, device=device)

@@ -114,6 +114,181 @@ def dataset_command(
 
 # ---- section: train -----------------------------------------------------------------------------
 
+# Flag name (click's) -> TrainingConfig field. Flags follow NVIDIA's train.py where they overlap.
+_TRAIN_FLAGS = {
+    "data": "data",
+    "cfg": "preset",
+    "kimg": "total_kimg",
+    "tick": "kimg_per_tick",
+    "snap": "snapshot_ticks",
+    "img_snap": "image_snapshot_ticks",
+    "batch": "batch_size",
+    "gamma": "r1_gamma",
+    "mirror": "mirror",
+    "cond": "cond",
+    "subset": "max_size",
+    "seed": "random_seed",
+    "device": "device",
+    "glr": "g_lr",
+    "dlr": "d_lr",
+    "map_depth": "map_depth",
+    "cbase": "channel_base",
+    "cmax": "channel_max",
+    "mbstd_group": "mbstd_group_size",
+    "ema_kimg": "ema_kimg",
+    "keep": "keep_snapshots",
+    "workers": "num_workers",
+    "metrics": "metrics",
+}
+
+
+def _bool_flag(name: str, help: str):
+    """``--mirror`` alone, or ``--mirror=1`` / ``--mirror=false`` as NVIDIA writes it."""
+    return click.option(
+        name, type=bool, default=False, is_flag=False, flag_value=True, metavar="BOOL", help=help
+    )
+
+
+@cli.command("train")
+@click.option(
+    "--outdir",
+    default="training-runs",
+    show_default=True,
+    metavar="DIR",
+    help="Where run folders go (or a run folder, with --resume latest).",
+)
+@click.option("--data", metavar="ZIP|DIR", help="Training images. Default: the bundled emoji.")
+@click.option(
+    "--cfg",
+    type=click.Choice(
+        ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "tiny", "small"]
+    ),
+    help="Preset. Default: auto on a GPU, small on a CPU.",
+)
+@click.option(
+    "--kimg",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="KIMG",
+    help="Training length in thousands of real images.",
+)
+@click.option(
+    "--tick",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="KIMG",
+    help="Log a progress line every KIMG.",
+)
+@click.option(
+    "--snap",
+    type=click.IntRange(min=1),
+    metavar="TICKS",
+    help="Network snapshot (and sample grid) every TICKS ticks.",
+)
+@click.option(
+    "--img-snap",
+    type=click.IntRange(min=1),
+    metavar="TICKS",
+    help="Sample grid every TICKS ticks. Default: with --snap.",
+)
+@click.option("--batch", type=click.IntRange(min=1), metavar="INT", help="Total batch size.")
+@click.option("--gamma", type=click.FloatRange(min=0), metavar="FLOAT", help="R1 weight.")
+@_bool_flag("--mirror", "Add x-flipped copies of the images.")
+@_bool_flag("--cond", "Train on the dataset's class labels.")
+@click.option(
+    "--resume",
+    metavar="latest|PATH",
+    help="Continue a run: 'latest' (in --outdir), a run folder or a snapshot.",
+)
+@click.option(
+    "--subset",
+    type=click.IntRange(min=1),
+    metavar="INT",
+    help="Train on a random subset of INT images.",
+)
+@click.option("--seed", type=click.IntRange(min=0), metavar="INT", help="Random seed.")
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "cpu", "cuda", "mps"]),
+    help="Where to train.",
+)
+@click.option("--glr", type=click.FloatRange(min=0), metavar="FLOAT", help="G learning rate.")
+@click.option("--dlr", type=click.FloatRange(min=0), metavar="FLOAT", help="D learning rate.")
+@click.option(
+    "--map-depth",
+    "--map",
+    "map_depth",
+    type=click.IntRange(min=1),
+    metavar="INT",
+    help="Mapping network depth.",
+)
+@click.option("--cbase", type=click.IntRange(min=1), metavar="INT", help="Capacity multiplier.")
+@click.option("--cmax", type=click.IntRange(min=1), metavar="INT", help="Max. feature maps.")
+@click.option(
+    "--mbstd-group", type=click.IntRange(min=1), metavar="INT", help="Minibatch-std group size."
+)
+@click.option("--ema-kimg", type=click.FloatRange(min=0), metavar="KIMG", help="G_ema half-life.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Network snapshots to keep (the newest always stays).",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=0), metavar="INT", help="DataLoader worker processes."
+)
+@click.option(
+    "--metrics",
+    default="none",
+    show_default=True,
+    metavar="none",
+    help="Quality metrics (none available yet).",
+)
+@click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
+@click.option("-n", "--dry-run", is_flag=True, help="Print the training options and exit.")
+@click.pass_context
+def train_command(ctx, outdir, resume, progress, dry_run, **flags):
+    """Train StyleGAN2 (NVIDIA's stylegan2 config and ADA presets, or CPU-sized tiny/small).
+
+    \b
+    stylegan train --kimg 20                      # bundled emoji, small preset on a CPU
+    stylegan train --data ffhq-256.zip --cfg paper256 --mirror=1
+    stylegan train --outdir training-runs --resume latest
+
+    Ctrl-C finishes the step, writes a resumable snapshot and exits.
+    """
+    import json as _json
+
+    from click.core import ParameterSource
+
+    from stylegan.devices import resolve_device
+    from stylegan.training import make_config, train
+    from stylegan.training.loop import dataset_resolution, saved_config
+
+    metrics = [m for m in flags["metrics"].split(",") if m and m != "none"]
+    flags["metrics"] = tuple(metrics)
+    given = {
+        _TRAIN_FLAGS[name]: value
+        for name, value in flags.items()
+        if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
+    previous = saved_config(resume, outdir) if resume else None
+    if previous is not None and "preset" not in given:
+        config = previous.replace(**given)  # a resumed run keeps its options unless overridden
+    else:
+        preset = given.pop("preset", None)
+        if preset is None:
+            on_gpu = resolve_device(flags["device"]).type == "cuda"
+            preset = "auto" if on_gpu else "small"
+        resolution = dataset_resolution(given.get("data")) if preset == "auto" else None
+        config = make_config(preset, resolution=resolution, **given)
+    if dry_run:
+        click.echo(_json.dumps(config.to_dict(), indent=2))
+        return
+    run_dir = train(config, outdir=outdir, resume=resume, progress=progress)
+    click.echo(f"run folder: {run_dir}")
+
+
 # ---- section: tools (generate, mix, noise, video) -----------------------------------------------
 
 

@@ -28,7 +28,9 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         return torch.device("cpu")
     kind = name.split(":")[0]
     if kind == "cuda" and not torch.cuda.is_available():
-        raise StyleGANError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+        raise StyleGANError(
+            "--device cuda was asked for but no CUDA GPU is visible; use --device cpu"
+        )
     if kind == "mps" and not mps_available():
         raise StyleGANError("--device mps was asked for but MPS is not available; use --device cpu")
     if kind not in ("cpu", "cuda", "mps"):

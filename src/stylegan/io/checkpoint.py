@@ -1,0 +1,307 @@
+"""Our checkpoint format: safetensors for tensors, JSON for everything else, never a pickle.
+
+A checkpoint is a folder::
+
+    model.safetensors          every network's state dict, keys "<net>.<name>" (G, D, G_ema, ...);
+                               its metadata repeats config.json, so the file alone is loadable
+    config.json                format tag, each network's class and config, free-form metadata
+    training_state.safetensors tensors of the training state (optimizers, RNG, ...), if any
+    training_state.json        the rest of the training state, with references to those tensors
+
+or just a ``.safetensors`` file holding networks. Folders are written to a temporary name and
+renamed, so a crash or Ctrl-C never leaves a half-written checkpoint under the final name.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from stylegan.errors import StyleGANError
+
+FORMAT = "stylegan-checkpoint"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+STATE_TENSOR_FILE = "training_state.safetensors"
+STATE_JSON_FILE = "training_state.json"
+
+
+@dataclass
+class Checkpoint:
+    """What :func:`load_checkpoint` returns."""
+
+    path: Path
+    networks: dict[str, nn.Module]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    training_state: dict[str, Any] | None = None
+
+
+# ---- saving -------------------------------------------------------------------------------------
+
+
+def save_checkpoint(
+    path: str | Path,
+    networks: dict[str, nn.Module],
+    training_state: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``networks`` (and optionally a resumable training state) to ``path``, atomically.
+
+    ``path`` ending in ``.safetensors`` writes one self-describing file (networks only);
+    anything else is a checkpoint folder.
+    """
+    path = Path(path)
+    if not networks:
+        raise ValueError("save_checkpoint needs at least one network")
+    config = _config_document(networks, metadata or {})
+    tensors = _network_tensors(networks)
+    header = {"format": FORMAT, "config": json.dumps(config)}
+
+    if path.suffix == ".safetensors":
+        if training_state is not None:
+            raise ValueError("a single .safetensors file holds networks only; save to a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            save_file(tensors, str(tmp), metadata=header)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir()
+        save_file(tensors, str(tmp / MODEL_FILE), metadata=header)
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        if training_state is not None:
+            state_tensors: dict[str, torch.Tensor] = {}
+            doc = _encode(training_state, state_tensors, "state")
+            save_file(state_tensors, str(tmp / STATE_TENSOR_FILE))
+            (tmp / STATE_JSON_FILE).write_text(json.dumps(doc))
+        _replace_folder(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def save_networks(path: str | Path, **networks: nn.Module) -> Path:
+    """Convenience form of :func:`save_checkpoint`: ``save_networks("out", G_ema=G)``."""
+    return save_checkpoint(path, networks)
+
+
+def _config_document(networks: dict[str, nn.Module], metadata: dict[str, Any]) -> dict[str, Any]:
+    from stylegan.networks.registry import network_name
+
+    entries = {}
+    for key, net in networks.items():
+        if "." in key:
+            raise ValueError(f"network key {key!r} must not contain '.'")
+        entries[key] = {"class": network_name(net), "config": net.config.to_dict()}
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "networks": entries,
+        "metadata": metadata,
+    }
+
+
+def _network_tensors(networks: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for key, net in networks.items():
+        for name, value in net.state_dict().items():
+            # Clone: safetensors refuses tensors that share storage (e.g. tied buffers).
+            tensors[f"{key}.{name}"] = value.detach().to("cpu").contiguous().clone()
+    return tensors
+
+
+def _replace_folder(src: Path, dest: Path) -> None:
+    """Move finished folder ``src`` to ``dest``; an existing ``dest`` is swapped out first."""
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(dest, old)
+        os.replace(src, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(src, dest)
+
+
+# ---- loading ------------------------------------------------------------------------------------
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """The JSON config of a checkpoint file or folder, without reading any tensor data."""
+    path = _existing(path)
+    if path.is_dir():
+        config_file = path / CONFIG_FILE
+        if not config_file.is_file():
+            raise StyleGANError(
+                f"{path} is a folder but not a stylegan checkpoint (no {CONFIG_FILE}); "
+                "point at a checkpoint folder or a .safetensors file"
+            )
+        config = json.loads(config_file.read_text())
+    elif path.suffix == ".safetensors":
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+        if header.get("format") != FORMAT or "config" not in header:
+            raise StyleGANError(
+                f"{path} is a safetensors file without a stylegan config; "
+                "it was not written by stylegan (convert it with 'stylegan convert')"
+            )
+        config = json.loads(header["config"])
+    else:
+        raise StyleGANError(
+            f"cannot read {path}: expected a stylegan checkpoint folder or a .safetensors file"
+        )
+    if config.get("format") != FORMAT:
+        raise StyleGANError(
+            f"{path} is not a stylegan checkpoint (format {config.get('format')!r})"
+        )
+    if config.get("format_version", 0) > FORMAT_VERSION:
+        raise StyleGANError(
+            f"{path} uses checkpoint format {config['format_version']}, newer than this "
+            f"stylegan understands ({FORMAT_VERSION}); upgrade stylegan"
+        )
+    return config
+
+
+def load_checkpoint(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    nets: list[str] | tuple[str, ...] | None = None,
+    training_state: bool = True,
+) -> Checkpoint:
+    """Rebuild the networks (all, or those named in ``nets``) and the training state, if any."""
+    path = _existing(path)
+    config = read_config(path)
+    entries = config["networks"]
+    wanted = list(entries) if nets is None else list(nets)
+    missing = [n for n in wanted if n not in entries]
+    if missing:
+        raise StyleGANError(
+            f"{path} holds no network {missing[0]!r}; it has {', '.join(entries) or 'none'}"
+        )
+    model_file = path / MODEL_FILE if path.is_dir() else path
+    tensors = load_file(str(model_file), device="cpu")
+    networks = {key: _build_network(key, entries[key], tensors, path) for key in wanted}
+    networks = {key: net.to(device) for key, net in networks.items()}
+
+    state = None
+    if training_state and path.is_dir() and (path / STATE_JSON_FILE).is_file():
+        doc = json.loads((path / STATE_JSON_FILE).read_text())
+        state_tensors = load_file(str(path / STATE_TENSOR_FILE), device="cpu")
+        state = _decode(doc, state_tensors)
+    return Checkpoint(
+        path=path, networks=networks, metadata=config.get("metadata", {}), training_state=state
+    )
+
+
+def load_network(
+    path: str | Path, net: str = "G_ema", device: str | torch.device = "cpu"
+) -> nn.Module:
+    """Load one network (``G_ema`` by default) in eval mode."""
+    ckpt = load_checkpoint(path, device=device, nets=[net], training_state=False)
+    return ckpt.networks[net].eval()
+
+
+def _build_network(
+    key: str, entry: dict, tensors: dict[str, torch.Tensor], path: Path
+) -> nn.Module:
+    from stylegan.networks.registry import network_class
+
+    cls = network_class(entry["class"])
+    net = cls.from_config(entry["config"])
+    prefix = f"{key}."
+    state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
+    damaged = f"{path}: the weights of {key} do not fit its config"
+    hint = "the checkpoint is damaged or was edited"
+    try:
+        result = net.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # shape mismatches
+        first = str(err).strip().splitlines()[-1].strip()
+        raise StyleGANError(f"{damaged} ({first}); {hint}") from None
+    if result.missing_keys or result.unexpected_keys:
+        raise StyleGANError(
+            f"{damaged} (missing {result.missing_keys[:3]}, "
+            f"unexpected {result.unexpected_keys[:3]}); {hint}"
+        )
+    return net
+
+
+def _existing(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise StyleGANError(f"checkpoint not found: {path}")
+    return path
+
+
+# ---- nested state <-> JSON + tensors ----------------------------------------------------------
+
+
+def _encode(obj: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
+    """Turn a nested structure into JSON, moving tensors into ``tensors`` under unique keys."""
+    if isinstance(obj, torch.Tensor):
+        key = f"t{len(tensors)}"
+        tensors[key] = obj.detach().to("cpu").contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(obj, np.ndarray):
+        data = base64.b64encode(np.ascontiguousarray(obj).tobytes()).decode("ascii")
+        return {"__ndarray__": {"dtype": obj.dtype.str, "shape": list(obj.shape), "data": data}}
+    if isinstance(obj, np.generic):
+        return _encode(obj.item(), tensors, where)
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {"__float__": repr(obj)}
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_encode(v, tensors, where) for v in obj]}
+    if isinstance(obj, list):
+        return [_encode(v, tensors, where) for v in obj]
+    if isinstance(obj, dict):
+        plain = all(isinstance(k, str) and not k.startswith("__") for k in obj)
+        if plain:
+            return {k: _encode(v, tensors, f"{where}.{k}") for k, v in obj.items()}
+        items = []
+        for k, v in obj.items():
+            if not isinstance(k, (str, int, float, bool)) and k is not None:
+                raise TypeError(f"{where}: dict key {k!r} of type {type(k).__name__} not storable")
+            items.append([k, _encode(v, tensors, f"{where}.{k}")])
+        return {"__dict__": items}
+    raise TypeError(f"{where}: cannot store a {type(obj).__name__} in a checkpoint")
+
+
+def _decode(doc: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`_encode`."""
+    if isinstance(doc, list):
+        return [_decode(v, tensors) for v in doc]
+    if not isinstance(doc, dict):
+        return doc
+    if "__tensor__" in doc:
+        return tensors[doc["__tensor__"]]
+    if "__ndarray__" in doc:
+        spec = doc["__ndarray__"]
+        raw = base64.b64decode(spec["data"])
+        return np.frombuffer(raw, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
+    if "__float__" in doc:
+        return float(doc["__float__"])
+    if "__tuple__" in doc:
+        return tuple(_decode(v, tensors) for v in doc["__tuple__"])
+    if "__dict__" in doc:
+        return {k: _decode(v, tensors) for k, v in doc["__dict__"]}
+    return {k: _decode(v, tensors) for k, v in doc.items()}

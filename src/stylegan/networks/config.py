@@ -1,0 +1,376 @@
+"""Frozen configs of the StyleGAN2 networks, and the bridge to NVIDIA's keyword arguments.
+
+Official pickles describe a network by the keyword arguments of its constructor (``init_kwargs``,
+nested dicts passed through several classes). They are read here once, checked, and turned into
+flat dataclasses that save to JSON and rebuild the same network; ``to_init_kwargs`` goes back.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from stylegan.errors import StyleGANError
+
+ARCHITECTURES = ("orig", "skip", "resnet")
+FUSED_MODCONV_CHOICES = (True, False, "inference_only")
+
+# Class defaults differ between the two official repositories; the constructors follow the
+# stylegan3 repository, and an importer of stylegan2-ada-pytorch pickles passes "stylegan2-ada".
+OFFICIAL_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
+    "stylegan3": {"generator": {}, "mapping": {}, "discriminator": {}},
+    "stylegan2-ada": {
+        # ADA fuses modconv only at inference in fp32, the sole precision we run in.
+        "generator": {
+            "num_fp16_res": 0,
+            "conv_clamp": None,
+            "fused_modconv_default": "inference_only",
+        },
+        "mapping": {"w_avg_beta": 0.995},
+        "discriminator": {"num_fp16_res": 0, "conv_clamp": None},
+    },
+}
+
+# Official keyword arguments that change nothing in fp32 PyTorch here; read and dropped.
+IGNORED_KWARGS = ("fp16_channels_last", "channels_last")
+
+
+def _freeze(value: Any) -> Any:
+    """Lists (e.g. from JSON) to tuples, so configs stay hashable and immutable."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_thaw(v) for v in value]
+    return value
+
+
+def _take(kwargs: dict[str, Any], known: Sequence[str], where: str) -> dict[str, Any]:
+    """Split off the keys in ``known``; anything left that we do not understand is an error."""
+    out = {k: kwargs.pop(k) for k in known if k in kwargs}
+    for k in IGNORED_KWARGS:
+        kwargs.pop(k, None)
+    if kwargs:
+        raise StyleGANError(
+            f"unsupported {where} argument(s) {sorted(kwargs)}: known are {sorted(known)}"
+        )
+    return out
+
+
+class ConfigBase:
+    """``to_dict`` / ``from_dict`` for frozen config dataclasses (nested configs included)."""
+
+    # Field name -> config class, for fields that hold a nested config.
+    nested: ClassVar[dict[str, type]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (nested configs become dicts, tuples become lists)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if isinstance(value, ConfigBase) else _thaw(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | ConfigBase):
+        """Rebuild a config from :meth:`to_dict` output (or pass a config through)."""
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):
+            raise StyleGANError(f"{cls.__name__} needs a dict, got {type(data).__name__}")
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(data) - set(names))
+        if unknown:
+            raise StyleGANError(f"{cls.__name__} has no field(s) {unknown}; known: {names}")
+        kwargs = {}
+        for name, value in data.items():
+            sub = cls.nested.get(name)
+            kwargs[name] = sub.from_dict(value) if sub is not None else _freeze(value)
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise StyleGANError(f"incomplete {cls.__name__}: {e}") from None
+
+    def replace(self, **changes: Any):
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def _freeze_fields(self) -> None:
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, _freeze(getattr(self, f.name)))
+
+
+def _check_resolution(img_resolution: Any) -> None:
+    ok = isinstance(img_resolution, int) and img_resolution >= 4
+    if not ok or img_resolution & (img_resolution - 1):
+        raise StyleGANError(
+            f"img_resolution must be a power of two >= 4 (4, 8, ..., 1024), got {img_resolution!r}"
+        )
+
+
+def _check_common(cfg: Any) -> None:
+    _check_resolution(cfg.img_resolution)
+    if cfg.architecture not in ARCHITECTURES:
+        raise StyleGANError(
+            f"unknown architecture {cfg.architecture!r}: choose one of {', '.join(ARCHITECTURES)}"
+        )
+    for name in ("img_channels", "channel_base", "channel_max"):
+        if getattr(cfg, name) < 1:
+            raise StyleGANError(f"{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.c_dim < 0:
+        raise StyleGANError(f"c_dim must be >= 0, got {cfg.c_dim}")
+    if cfg.channel_base // cfg.img_resolution < 1:
+        raise StyleGANError(
+            f"channel_base {cfg.channel_base} gives no channels at {cfg.img_resolution} px: "
+            f"use channel_base >= img_resolution"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class MappingConfig(ConfigBase):
+    """The mapping network's settings (``mapping_kwargs`` in the official code)."""
+
+    num_layers: int = 8
+    embed_features: int | None = None  # None = w_dim
+    layer_features: int | None = None  # None = w_dim
+    activation: str = "lrelu"
+    lr_multiplier: float = 0.01
+    w_avg_beta: float | None = 0.998  # None = no w_avg (no truncation)
+
+    def __post_init__(self):
+        self._freeze_fields()
+        if self.num_layers < 0:
+            raise StyleGANError(f"mapping num_layers must be >= 0, got {self.num_layers}")
+
+    @classmethod
+    def from_init_kwargs(cls, kwargs: Mapping[str, Any], defaults: str = "stylegan3"):
+        """Read official ``mapping_kwargs``."""
+        kwargs = dict(OFFICIAL_DEFAULTS[defaults]["mapping"], **kwargs)
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{k: _freeze(v) for k, v in _take(kwargs, names, "mapping").items()})
+
+    def to_init_kwargs(self) -> dict[str, Any]:
+        """Official ``mapping_kwargs``."""
+        return self.to_dict()
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig(ConfigBase):
+    """Everything that defines a StyleGAN2 generator; defaults are the official class defaults."""
+
+    z_dim: int
+    c_dim: int
+    w_dim: int
+    img_resolution: int
+    img_channels: int
+    mapping: MappingConfig = dataclasses.field(default_factory=MappingConfig)
+    channel_base: int = 32768
+    channel_max: int = 512
+    num_fp16_res: int = 4  # kept for export; everything runs in fp32 for now
+    conv_clamp: float | None = 256
+    architecture: str = "skip"
+    resample_filter: tuple[float, ...] = (1, 3, 3, 1)
+    use_noise: bool = True
+    activation: str = "lrelu"
+    kernel_size: int = 3
+    fused_modconv_default: bool | str = True  # True, False or "inference_only"
+
+    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
+
+    # Official synthesis-level keyword arguments, in the order they are exported.
+    SYNTHESIS_KWARGS: ClassVar[tuple[str, ...]] = (
+        "channel_base",
+        "channel_max",
+        "num_fp16_res",
+        "conv_clamp",
+        "architecture",
+        "resample_filter",
+        "use_noise",
+        "activation",
+        "kernel_size",
+        "fused_modconv_default",
+    )
+
+    def __post_init__(self):
+        self._freeze_fields()
+        if isinstance(self.mapping, Mapping):
+            object.__setattr__(self, "mapping", MappingConfig.from_dict(self.mapping))
+        _check_common(self)
+        if self.w_dim < 1 or self.z_dim < 0:
+            raise StyleGANError(f"need w_dim >= 1 and z_dim >= 0, got {self.w_dim}, {self.z_dim}")
+        if self.fused_modconv_default not in FUSED_MODCONV_CHOICES:
+            raise StyleGANError(
+                "fused_modconv_default must be True, False or 'inference_only', "
+                f"got {self.fused_modconv_default!r}"
+            )
+
+    @property
+    def num_ws(self) -> int:
+        """How many w vectors the synthesis network consumes: two per block, minus one at 4x4,
+        plus the final ToRGB."""
+        return 2 * (self.img_resolution.bit_length() - 1) - 2
+
+    def channels(self, res: int) -> int:
+        """Feature maps at resolution ``res``."""
+        return min(self.channel_base // res, self.channel_max)
+
+    @classmethod
+    def from_init_kwargs(cls, kwargs: Mapping[str, Any], defaults: str = "stylegan3"):
+        """Read an official generator's ``init_kwargs`` (stylegan3 or stylegan2-ada layout).
+
+        ``defaults`` names the repository whose class defaults fill missing arguments.
+        """
+        if defaults not in OFFICIAL_DEFAULTS:
+            raise StyleGANError(f"unknown defaults {defaults!r}: use {list(OFFICIAL_DEFAULTS)}")
+        kwargs = copy.deepcopy(dict(kwargs))
+        # stylegan2-ada nests the synthesis arguments; stylegan3 passes them flat.
+        kwargs.update(kwargs.pop("synthesis_kwargs", None) or {})
+        mapping = MappingConfig.from_init_kwargs(kwargs.pop("mapping_kwargs", None) or {}, defaults)
+        top = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
+        missing = [k for k in top if k not in kwargs]
+        if missing:
+            raise StyleGANError(f"generator arguments lack {missing}")
+        values = dict(OFFICIAL_DEFAULTS[defaults]["generator"])
+        values.update(_take(kwargs, top + cls.SYNTHESIS_KWARGS, "generator"))
+        return cls(mapping=mapping, **{k: _freeze(v) for k, v in values.items()})
+
+    def to_init_kwargs(self) -> dict[str, Any]:
+        """Official (stylegan3-repository) generator keyword arguments."""
+        d = self.to_dict()
+        out = {k: d[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")}
+        out["mapping_kwargs"] = self.mapping.to_init_kwargs()
+        out.update({k: d[k] for k in self.SYNTHESIS_KWARGS})
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscriminatorConfig(ConfigBase):
+    """Everything that defines a StyleGAN2 discriminator; defaults are the official ones."""
+
+    c_dim: int
+    img_resolution: int
+    img_channels: int
+    architecture: str = "resnet"
+    channel_base: int = 32768
+    channel_max: int = 512
+    num_fp16_res: int = 4  # kept for export; everything runs in fp32 for now
+    conv_clamp: float | None = 256
+    cmap_dim: int | None = None  # None = channels at 4x4
+    activation: str = "lrelu"
+    resample_filter: tuple[float, ...] = (1, 3, 3, 1)
+    freeze_layers: int = 0  # Freeze-D: the first N layers keep their weights as buffers
+    mbstd_group_size: int | None = 4  # None = whole minibatch
+    mbstd_num_channels: int = 1  # 0 = no minibatch-std layer
+    mapping: MappingConfig = dataclasses.field(
+        default_factory=lambda: MappingConfig(w_avg_beta=None)
+    )
+
+    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
+
+    def __post_init__(self):
+        self._freeze_fields()
+        if isinstance(self.mapping, Mapping):
+            object.__setattr__(self, "mapping", MappingConfig.from_dict(self.mapping))
+        # The label mapping of D tracks no average; the official class forces this too.
+        if self.mapping.w_avg_beta is not None:
+            object.__setattr__(self, "mapping", self.mapping.replace(w_avg_beta=None))
+        _check_common(self)
+        if self.mbstd_num_channels < 0:
+            raise StyleGANError(f"mbstd_num_channels must be >= 0, got {self.mbstd_num_channels}")
+
+    def channels(self, res: int) -> int:
+        """Feature maps at resolution ``res``."""
+        return min(self.channel_base // res, self.channel_max)
+
+    @property
+    def effective_cmap_dim(self) -> int:
+        """Width of the projected label (0 for unconditional discriminators)."""
+        if self.c_dim == 0:
+            return 0
+        return self.cmap_dim if self.cmap_dim is not None else self.channels(4)
+
+    @classmethod
+    def from_init_kwargs(cls, kwargs: Mapping[str, Any], defaults: str = "stylegan3"):
+        """Read an official discriminator's ``init_kwargs``."""
+        if defaults not in OFFICIAL_DEFAULTS:
+            raise StyleGANError(f"unknown defaults {defaults!r}: use {list(OFFICIAL_DEFAULTS)}")
+        kwargs = copy.deepcopy(dict(kwargs))
+        block = _take(
+            dict(kwargs.pop("block_kwargs", None) or {}),
+            ("activation", "resample_filter", "freeze_layers"),
+            "discriminator block",
+        )
+        epilogue = _take(
+            dict(kwargs.pop("epilogue_kwargs", None) or {}),
+            ("mbstd_group_size", "mbstd_num_channels", "activation"),
+            "discriminator epilogue",
+        )
+        mapping_kwargs = dict(kwargs.pop("mapping_kwargs", None) or {})
+        if "w_avg_beta" in mapping_kwargs:
+            raise StyleGANError("the discriminator's mapping_kwargs cannot set w_avg_beta")
+        mapping = MappingConfig(**_take(mapping_kwargs, _MAPPING_D_KWARGS, "D mapping"))
+        if block.get("activation", "lrelu") != epilogue.get("activation", "lrelu"):
+            raise StyleGANError(
+                "different activations in block_kwargs and epilogue_kwargs are not supported"
+            )
+        top = ("c_dim", "img_resolution", "img_channels")
+        missing = [k for k in top if k not in kwargs]
+        if missing:
+            raise StyleGANError(f"discriminator arguments lack {missing}")
+        known = top + (
+            "architecture",
+            "channel_base",
+            "channel_max",
+            "num_fp16_res",
+            "conv_clamp",
+            "cmap_dim",
+        )
+        values = dict(OFFICIAL_DEFAULTS[defaults]["discriminator"])
+        values.update(_take(kwargs, known, "discriminator"))
+        values.update(block)
+        values.update(epilogue)
+        return cls(mapping=mapping, **{k: _freeze(v) for k, v in values.items()})
+
+    def to_init_kwargs(self) -> dict[str, Any]:
+        """Official discriminator keyword arguments."""
+        d = self.to_dict()
+        out = {
+            k: d[k]
+            for k in (
+                "c_dim",
+                "img_resolution",
+                "img_channels",
+                "architecture",
+                "channel_base",
+                "channel_max",
+                "num_fp16_res",
+                "conv_clamp",
+                "cmap_dim",
+            )
+        }
+        out["block_kwargs"] = {
+            "activation": self.activation,
+            "resample_filter": d["resample_filter"],
+            "freeze_layers": self.freeze_layers,
+        }
+        out["mapping_kwargs"] = {k: d["mapping"][k] for k in _MAPPING_D_KWARGS}
+        out["epilogue_kwargs"] = {
+            "mbstd_group_size": self.mbstd_group_size,
+            "mbstd_num_channels": self.mbstd_num_channels,
+            "activation": self.activation,
+        }
+        return out
+
+
+_MAPPING_D_KWARGS = (
+    "num_layers",
+    "embed_features",
+    "layer_features",
+    "activation",
+    "lr_multiplier",
+)

@@ -1,0 +1,295 @@
+"""Building blocks shared by every StyleGAN generation: equalized-lr layers, mapping, mbstd.
+
+Equalized learning rate: weights are stored with unit variance (divided by the learning-rate
+multiplier) and scaled at run time, so Adam's per-parameter step size treats every layer alike.
+Names and shapes of parameters and buffers equal NVIDIA's, so official weights load unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from stylegan.errors import StyleGANError
+from stylegan.ops import bias_act, conv2d_resample, upfirdn2d
+
+
+def activation_gain(activation: str) -> float:
+    """The default gain of ``activation`` (``sqrt(2)`` for the ReLU family), which keeps the
+    output variance close to the input variance."""
+    spec = bias_act.activation_funcs.get(activation)
+    if spec is None:
+        known = ", ".join(bias_act.activation_funcs)
+        raise StyleGANError(f"unknown activation {activation!r}: choose one of {known}")
+    return spec.def_gain
+
+
+def filter_buffer(f: Sequence[float]) -> torch.Tensor:
+    """A prepared FIR filter on the default device, so ``with torch.device("meta"):`` (or
+    ``"cuda"``) builds whole networks there."""
+    return upfirdn2d.setup_filter(list(f), device=torch.empty(0).device)
+
+
+def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
+    """Scale ``x`` to unit mean square along ``dim`` (the pixel norm applied to z and labels)."""
+    return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
+
+
+def check_shape(x: torch.Tensor | None, shape: Sequence[int | None], what: str) -> None:
+    """Raise a readable error unless ``x`` has ``shape`` (``None`` entries match any size)."""
+    if x is None:
+        raise StyleGANError(f"{what} is missing: expected a tensor of shape {_shape_str(shape)}")
+    ok = x.ndim == len(shape) and all(s is None or s == d for s, d in zip(shape, x.shape))
+    if not ok:
+        raise StyleGANError(
+            f"{what} has shape {list(x.shape)}, expected {_shape_str(shape)} (None = any size)"
+        )
+
+
+def _shape_str(shape: Sequence[int | None]) -> str:
+    return "[" + ", ".join("N" if s is None else str(s) for s in shape) + "]"
+
+
+class FullyConnectedLayer(nn.Module):
+    """Dense layer with equalized learning rate and a fused bias + activation."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float | Sequence[float] = 0.0,
+        weight_init: float = 1.0,
+    ):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.activation = activation
+        activation_gain(activation)  # fail early on a typo
+        self.weight = nn.Parameter(
+            torch.randn([out_features, in_features]) * (weight_init / lr_multiplier)
+        )
+        if bias:
+            # Stored divided by lr_multiplier so that the effective initial bias is bias_init.
+            # StyleGAN2 only ever combines lr_multiplier != 1 with bias_init = 0, so both
+            # official conventions give the same networks.
+            init = torch.as_tensor(bias_init, dtype=torch.float32).expand([out_features])
+            self.bias = nn.Parameter(init / lr_multiplier)
+        else:
+            self.bias = None
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight.to(x.dtype) * self.weight_gain
+        b = self.bias
+        if b is not None:
+            b = b.to(x.dtype)
+            if self.bias_gain != 1:
+                b = b * self.bias_gain
+        if self.activation == "linear" and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act.bias_act(x.matmul(w.t()), b, act=self.activation)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, activation={self.activation}"
+
+
+class Conv2dLayer(nn.Module):
+    """Convolution with equalized learning rate, optional FIR up/downsampling and clamping.
+
+    ``conv_clamp`` bounds the activations (times the caller's ``gain``) as the official code
+    does to keep fp16 finite; it changes outputs, so it is applied in fp32 too.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        activation: str = "linear",
+        up: int = 1,
+        down: int = 1,
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        channels_last: bool = False,  # accepted for compatibility; memory format is left alone
+        trainable: bool = True,
+    ):
+        super().__init__()
+        del channels_last
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.activation = activation
+        self.up = up
+        self.down = down
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", filter_buffer(resample_filter))
+        self.padding = kernel_size // 2
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+        self.act_gain = activation_gain(activation)
+
+        weight = torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        bias_value = torch.zeros([out_channels]) if bias else None
+        if trainable:
+            self.weight = nn.Parameter(weight)
+            self.bias = nn.Parameter(bias_value) if bias_value is not None else None
+        else:
+            # Frozen layers (Freeze-D) keep their tensors as buffers: same state-dict keys.
+            self.register_buffer("weight", weight)
+            if bias_value is not None:
+                self.register_buffer("bias", bias_value)
+            else:
+                self.bias = None
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        w = (self.weight * self.weight_gain).to(x.dtype)
+        b = self.bias.to(x.dtype) if self.bias is not None else None
+        x = conv2d_resample.conv2d_resample(
+            x,
+            w,
+            f=self.resample_filter,
+            up=self.up,
+            down=self.down,
+            padding=self.padding,
+            flip_weight=(self.up == 1),  # correlation is faster; transposed conv needs the flip
+        )
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act.bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.in_channels}, out={self.out_channels}, activation={self.activation}, "
+            f"up={self.up}, down={self.down}"
+        )
+
+
+class MappingNetwork(nn.Module):
+    """MLP from (z, label) to the intermediate latent w, with the running mean used to truncate.
+
+    ``num_ws=None`` returns ``[N, w_dim]`` (the discriminator's label embedding); otherwise w is
+    broadcast to ``[N, num_ws, w_dim]``. ``w_avg_beta=None`` tracks no average (no ``w_avg``).
+    """
+
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        num_ws: int | None,
+        num_layers: int = 8,
+        embed_features: int | None = None,
+        layer_features: int | None = None,
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+        w_avg_beta: float | None = 0.998,
+    ):
+        super().__init__()
+        self.z_dim = z_dim
+        self.c_dim = c_dim
+        self.w_dim = w_dim
+        self.num_ws = num_ws
+        self.num_layers = num_layers
+        self.w_avg_beta = w_avg_beta
+
+        if embed_features is None:
+            embed_features = w_dim
+        if c_dim == 0:
+            embed_features = 0
+        if layer_features is None:
+            layer_features = w_dim
+        features = [z_dim + embed_features] + [layer_features] * (num_layers - 1) + [w_dim]
+
+        if c_dim > 0:
+            self.embed = FullyConnectedLayer(c_dim, embed_features)
+        for i in range(num_layers):
+            layer = FullyConnectedLayer(
+                features[i], features[i + 1], activation=activation, lr_multiplier=lr_multiplier
+            )
+            setattr(self, f"fc{i}", layer)
+        if num_ws is not None and w_avg_beta is not None:
+            self.register_buffer("w_avg", torch.zeros([w_dim]))
+
+    def forward(
+        self,
+        z: torch.Tensor | None,
+        c: torch.Tensor | None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+    ) -> torch.Tensor:
+        x = None
+        if self.z_dim > 0:
+            check_shape(z, [None, self.z_dim], "z")
+            x = normalize_2nd_moment(z.to(torch.float32))
+        if self.c_dim > 0:
+            batch = z.shape[0] if self.z_dim > 0 else None
+            check_shape(c, [batch, self.c_dim], "c (class labels)")
+            y = normalize_2nd_moment(self.embed(c.to(torch.float32)))
+            x = torch.cat([x, y], dim=1) if x is not None else y
+        if x is None:
+            raise StyleGANError("this mapping network has neither z nor labels as input")
+
+        for i in range(self.num_layers):
+            x = getattr(self, f"fc{i}")(x)
+
+        if update_emas and self.w_avg_beta is not None and self.num_ws is not None:
+            with torch.no_grad():
+                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+
+        if self.num_ws is not None:
+            x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
+
+        if truncation_psi != 1:
+            x = self.truncate(x, truncation_psi, truncation_cutoff)
+        return x
+
+    def truncate(
+        self, ws: torch.Tensor, truncation_psi: float, truncation_cutoff: int | None = None
+    ) -> torch.Tensor:
+        """Pull the first ``truncation_cutoff`` ws (all if None) towards ``w_avg`` by ``psi``."""
+        if not hasattr(self, "w_avg"):
+            raise StyleGANError("this mapping network tracks no w_avg, so it cannot truncate")
+        if ws.ndim == 2 or truncation_cutoff is None:
+            return self.w_avg.lerp(ws, truncation_psi)
+        head = self.w_avg.lerp(ws[:, :truncation_cutoff], truncation_psi)
+        return torch.cat([head, ws[:, truncation_cutoff:]], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
+
+
+class MinibatchStdLayer(nn.Module):
+    """Append the standard deviation across groups of samples as extra feature maps.
+
+    It lets the discriminator see the variety of a batch, which discourages mode collapse.
+    """
+
+    def __init__(self, group_size: int | None, num_channels: int = 1):
+        super().__init__()
+        self.group_size = group_size
+        self.num_channels = num_channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g = min(self.group_size, n) if self.group_size is not None else n
+        f = self.num_channels
+        if n % g != 0:
+            raise StyleGANError(
+                f"the batch ({n}) must be a multiple of the minibatch-std group size ({g}): "
+                "change the batch size or mbstd_group_size"
+            )
+        y = x.reshape(g, -1, f, c // f, h, w)  # groups of g samples, channels split into f sets
+        y = y - y.mean(dim=0)
+        y = (y.square().mean(dim=0) + 1e-8).sqrt()  # std over each group
+        y = y.mean(dim=[2, 3, 4])  # one number per group and channel set
+        y = y.reshape(-1, f, 1, 1).repeat(g, 1, h, w)
+        return torch.cat([x, y], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}, num_channels={self.num_channels}"

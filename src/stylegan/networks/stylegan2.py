@@ -1,0 +1,783 @@
+"""StyleGAN2 generator and discriminator ("Analyzing and Improving the Image Quality of StyleGAN").
+
+Reads top to bottom: the synthesis layers, the blocks that stack them per resolution, the
+generator; then the discriminator's blocks, its 4x4 epilogue and the discriminator. Parameter
+and buffer names and shapes equal NVIDIA's (``synthesis.b8.conv0.affine.weight`` and so on), so
+official weights load with ``load_state_dict(strict=True)`` and give the same images.
+
+Mixed precision: ``num_fp16_res`` is kept in the config (and exported), but every layer runs
+in fp32 for now, which is what the official code does off CUDA anyway. ``conv_clamp`` is
+applied in fp32 as well, because it changes the outputs of networks trained with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from stylegan.errors import StyleGANError
+from stylegan.images import to_uint8
+from stylegan.latents import class_labels, parse_seeds, z_from_seeds
+from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
+from stylegan.networks.layers import (
+    Conv2dLayer,
+    FullyConnectedLayer,
+    MappingNetwork,
+    MinibatchStdLayer,
+    activation_gain,
+    check_shape,
+    filter_buffer,
+)
+from stylegan.ops import bias_act, upfirdn2d
+from stylegan.ops.modulated_conv import modulated_conv2d
+
+NOISE_MODES = ("random", "const", "none")
+RESNET_GAIN = math.sqrt(0.5)  # both branches of a residual sum, so the variance stays put
+
+
+# --------------------------------------------------------------------------------------------
+# Generator
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3x3 conv (optionally upsampling 2x), plus per-pixel noise, bias and lrelu."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        channels_last: bool = False,  # accepted for compatibility only
+    ):
+        super().__init__()
+        del channels_last
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.up = up
+        self.use_noise = use_noise
+        self.activation = activation
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", filter_buffer(resample_filter))
+        self.padding = kernel_size // 2
+        self.act_gain = activation_gain(activation)
+
+        # The affine layer turns w into one style per input channel; bias 1 starts it at identity.
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        w: torch.Tensor,
+        noise_mode: str = "random",
+        fused_modconv: bool = True,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
+        if noise_mode not in NOISE_MODES:
+            raise StyleGANError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        styles = self.affine(w)
+
+        noise = None
+        if self.use_noise and noise_mode == "random":
+            shape = [x.shape[0], 1, self.resolution, self.resolution]
+            noise = torch.randn(shape, device=x.device, dtype=x.dtype) * self.noise_strength
+        elif self.use_noise and noise_mode == "const":
+            noise = self.noise_const * self.noise_strength
+
+        x = modulated_conv2d(
+            x,
+            self.weight,
+            styles,
+            noise=noise,
+            up=self.up,
+            padding=self.padding,
+            resample_filter=self.resample_filter,
+            flip_weight=(self.up == 1),
+            fused_modconv=fused_modconv,
+        )
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        b = self.bias.to(x.dtype)
+        return bias_act.bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in={self.in_channels}, out={self.out_channels}, w_dim={self.w_dim}, "
+            f"resolution={self.resolution}, up={self.up}, activation={self.activation}"
+        )
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1x1 conv to image channels, without demodulation (colours keep their scale)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        kernel_size: int = 1,
+        conv_clamp: float | None = None,
+        channels_last: bool = False,  # accepted for compatibility only
+    ):
+        super().__init__()
+        del channels_last
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.w_dim = w_dim
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(
+            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
+        )
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
+        styles = self.affine(w) * self.weight_gain
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
+        return bias_act.bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_channels}, out={self.out_channels}, w_dim={self.w_dim}"
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution of the synthesis network: (up)conv, conv, and the image path.
+
+    ``orig`` outputs an image only at the last block; ``skip`` sums upsampled ToRGB outputs of
+    every block (the StyleGAN2 default); ``resnet`` adds a 1x1 upsampling shortcut to the
+    features. The 4x4 block starts from a learned constant instead of an upconv.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        is_last: bool,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = 256,
+        use_fp16: bool = False,
+        fp16_channels_last: bool = False,
+        fused_modconv_default: bool | str = True,
+        **layer_kwargs: Any,
+    ):
+        super().__init__()
+        del fp16_channels_last
+        if architecture not in ("orig", "skip", "resnet"):
+            raise StyleGANError(f"unknown architecture {architecture!r}")
+        self.in_channels = in_channels
+        self.w_dim = w_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.is_last = is_last
+        self.architecture = architecture
+        self.use_fp16 = use_fp16  # recorded only: this block computes in fp32 (see module doc)
+        self.fused_modconv_default = fused_modconv_default
+        self.register_buffer("resample_filter", filter_buffer(resample_filter))
+        self.num_conv = 0
+        self.num_torgb = 0
+
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = SynthesisLayer(
+                in_channels,
+                out_channels,
+                w_dim=w_dim,
+                resolution=resolution,
+                up=2,
+                resample_filter=resample_filter,
+                conv_clamp=conv_clamp,
+                **layer_kwargs,
+            )
+            self.num_conv += 1
+
+        # conv1 keeps the default filter buffer, as in the official code (it never resamples).
+        self.conv1 = SynthesisLayer(
+            out_channels,
+            out_channels,
+            w_dim=w_dim,
+            resolution=resolution,
+            conv_clamp=conv_clamp,
+            **layer_kwargs,
+        )
+        self.num_conv += 1
+
+        if is_last or architecture == "skip":
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim=w_dim, conv_clamp=conv_clamp)
+            self.num_torgb += 1
+
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(
+                in_channels,
+                out_channels,
+                kernel_size=1,
+                bias=False,
+                up=2,
+                resample_filter=resample_filter,
+            )
+
+    def forward(
+        self,
+        x: torch.Tensor | None,
+        img: torch.Tensor | None,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        force_fp32: bool = True,
+        fused_modconv: bool | str | None = None,
+        update_emas: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        del force_fp32, update_emas  # always fp32 here; no running statistics in this block
+        w_iter = iter(ws.unbind(dim=1))
+        if fused_modconv is None:
+            fused_modconv = self.fused_modconv_default
+        if fused_modconv == "inference_only":
+            fused_modconv = not self.training
+        layer_kwargs = dict(noise_mode=noise_mode, fused_modconv=fused_modconv)
+
+        if self.in_channels == 0:
+            x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.conv1(x, next(w_iter), **layer_kwargs)
+        elif self.architecture == "resnet":
+            y = self.skip(x, gain=RESNET_GAIN)
+            x = self.conv0(x, next(w_iter), **layer_kwargs)
+            x = self.conv1(x, next(w_iter), gain=RESNET_GAIN, **layer_kwargs)
+            x = y + x
+        else:
+            x = self.conv0(x, next(w_iter), **layer_kwargs)
+            x = self.conv1(x, next(w_iter), **layer_kwargs)
+
+        if img is not None:
+            img = upfirdn2d.upsample2d(img, self.resample_filter)
+        if self.is_last or self.architecture == "skip":
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            img = img + y if img is not None else y
+        return x, img
+
+    def extra_repr(self) -> str:
+        return f"resolution={self.resolution}, architecture={self.architecture}"
+
+
+class SynthesisNetwork(nn.Module):
+    """Blocks ``b4 ... b{img_resolution}`` turning ``ws [N, num_ws, w_dim]`` into images."""
+
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 4,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = 256,
+        fused_modconv_default: bool | str = True,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        kernel_size: int = 3,
+    ):
+        super().__init__()
+        self.w_dim = w_dim
+        self.img_resolution = img_resolution
+        self.img_resolution_log2 = img_resolution.bit_length() - 1
+        self.img_channels = img_channels
+        self.num_fp16_res = num_fp16_res
+        self.block_resolutions = [2**i for i in range(2, self.img_resolution_log2 + 1)]
+        channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - num_fp16_res), 8)
+
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            is_last = res == img_resolution
+            block = SynthesisBlock(
+                in_channels=channels[res // 2] if res > 4 else 0,
+                out_channels=channels[res],
+                w_dim=w_dim,
+                resolution=res,
+                img_channels=img_channels,
+                is_last=is_last,
+                architecture=architecture,
+                resample_filter=resample_filter,
+                conv_clamp=conv_clamp,
+                use_fp16=res >= fp16_resolution,
+                fused_modconv_default=fused_modconv_default,
+                use_noise=use_noise,
+                activation=activation,
+                kernel_size=kernel_size,
+            )
+            # Consecutive blocks share a w: a block's ToRGB uses the next block's first w.
+            self.num_ws += block.num_conv + (block.num_torgb if is_last else 0)
+            setattr(self, f"b{res}", block)
+
+    def forward(
+        self,
+        ws: torch.Tensor,
+        noise_mode: str = "random",
+        force_fp32: bool = True,
+        fused_modconv: bool | str | None = None,
+        update_emas: bool = False,
+    ) -> torch.Tensor:
+        check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
+        ws = ws.to(torch.float32)
+        x = img = None
+        w_idx = 0
+        for res in self.block_resolutions:
+            block = getattr(self, f"b{res}")
+            block_ws = ws.narrow(1, w_idx, block.num_conv + block.num_torgb)
+            w_idx += block.num_conv
+            x, img = block(
+                x,
+                img,
+                block_ws,
+                noise_mode=noise_mode,
+                force_fp32=force_fp32,
+                fused_modconv=fused_modconv,
+                update_emas=update_emas,
+            )
+        return img
+
+    def extra_repr(self) -> str:
+        return (
+            f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
+            f"img_channels={self.img_channels}, num_fp16_res={self.num_fp16_res}"
+        )
+
+
+class Generator(nn.Module):
+    """StyleGAN2 generator: ``G(z, c) -> images [N, img_channels, H, W]`` in about [-1, 1].
+
+    Takes NVIDIA's constructor arguments (as in an official pickle's ``init_kwargs``, either
+    repository's layout) and keeps them as a frozen :class:`GeneratorConfig` in ``G.config``.
+    """
+
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        mapping_kwargs: Mapping[str, Any] | None = None,
+        **synthesis_kwargs: Any,
+    ):
+        super().__init__()
+        config = GeneratorConfig.from_init_kwargs(
+            dict(
+                z_dim=z_dim,
+                c_dim=c_dim,
+                w_dim=w_dim,
+                img_resolution=img_resolution,
+                img_channels=img_channels,
+                mapping_kwargs=dict(mapping_kwargs or {}),
+                **synthesis_kwargs,
+            )
+        )
+        self._config = config
+        self.z_dim = config.z_dim
+        self.c_dim = config.c_dim
+        self.w_dim = config.w_dim
+        self.img_resolution = config.img_resolution
+        self.img_channels = config.img_channels
+        self.synthesis = SynthesisNetwork(
+            w_dim=config.w_dim,
+            img_resolution=config.img_resolution,
+            img_channels=config.img_channels,
+            **{k: getattr(config, k) for k in GeneratorConfig.SYNTHESIS_KWARGS},
+        )
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(
+            z_dim=config.z_dim,
+            c_dim=config.c_dim,
+            w_dim=config.w_dim,
+            num_ws=self.num_ws,
+            **config.mapping.to_dict(),
+        )
+
+    @classmethod
+    def from_config(cls, config: GeneratorConfig | Mapping[str, Any]) -> Generator:
+        """Build a fresh generator from a config or its ``to_dict()`` form."""
+        return cls(**GeneratorConfig.from_dict(config).to_init_kwargs())
+
+    @property
+    def config(self) -> GeneratorConfig:
+        """The frozen config this network was built from."""
+        return self._config
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        """Official keyword arguments (stylegan3-repository layout) that rebuild this network."""
+        return self._config.to_init_kwargs()
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1,
+        truncation_cutoff: int | None = None,
+        update_emas: bool = False,
+        **synthesis_kwargs: Any,
+    ) -> torch.Tensor:
+        ws = self.mapping(
+            z,
+            c,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            update_emas=update_emas,
+        )
+        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        seeds: int | str | Sequence[int],
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        class_idx: int | None = None,
+        noise_mode: str = "const",
+        batch_size: int = 8,
+    ) -> torch.Tensor:
+        """Images for ``seeds`` as uint8 ``[N, H, W, C]`` on the CPU, seed for seed the same as
+        NVIDIA's ``gen_images.py`` (z from ``RandomState(seed)``, constant noise by default)."""
+        seeds = parse_seeds(seeds)
+        if not seeds:
+            raise StyleGANError("no seeds given: pass at least one, e.g. seeds=[0, 1, 2]")
+        if batch_size < 1:
+            raise StyleGANError(f"batch_size must be >= 1, got {batch_size}")
+        device = self.synthesis.b4.const.device
+        was_training = self.training
+        self.eval()
+        try:
+            images = []
+            for start in range(0, len(seeds), batch_size):
+                chunk = seeds[start : start + batch_size]
+                z = z_from_seeds(chunk, self.z_dim, device=device)
+                c = class_labels(class_idx, self.c_dim, len(chunk), device=device)
+                img = self(
+                    z,
+                    c,
+                    truncation_psi=truncation_psi,
+                    truncation_cutoff=truncation_cutoff,
+                    noise_mode=noise_mode,
+                )
+                images.append(to_uint8(img))
+        finally:
+            self.train(was_training)
+        return torch.cat(images)
+
+    def extra_repr(self) -> str:
+        return (
+            f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, "
+            f"img_resolution={self.img_resolution}, img_channels={self.img_channels}"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Discriminator
+
+
+class DiscriminatorBlock(nn.Module):
+    """One resolution of the discriminator: conv, downsampling conv, and the image path.
+
+    The first block (``in_channels == 0``) and every ``skip`` block read the image through a
+    1x1 ``fromrgb``; ``resnet`` adds a 1x1 downsampling shortcut. Layers numbered below
+    ``freeze_layers`` (counted across the whole network) are frozen for Freeze-D.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        tmp_channels: int,
+        out_channels: int,
+        resolution: int,
+        img_channels: int,
+        first_layer_idx: int,
+        architecture: str = "resnet",
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        use_fp16: bool = False,
+        fp16_channels_last: bool = False,
+        freeze_layers: int = 0,
+    ):
+        super().__init__()
+        del fp16_channels_last
+        if in_channels not in (0, tmp_channels):
+            raise StyleGANError(f"in_channels must be 0 or {tmp_channels}, got {in_channels}")
+        if architecture not in ("orig", "skip", "resnet"):
+            raise StyleGANError(f"unknown architecture {architecture!r}")
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.first_layer_idx = first_layer_idx
+        self.architecture = architecture
+        self.use_fp16 = use_fp16  # recorded only: this block computes in fp32 (see module doc)
+        self.register_buffer("resample_filter", filter_buffer(resample_filter))
+        self.num_layers = 0
+
+        def trainable() -> bool:
+            # Layers are numbered in construction order across the whole discriminator.
+            idx = first_layer_idx + self.num_layers
+            self.num_layers += 1
+            return idx >= freeze_layers
+
+        common = dict(activation=activation, conv_clamp=conv_clamp)
+        if in_channels == 0 or architecture == "skip":
+            self.fromrgb = Conv2dLayer(
+                img_channels, tmp_channels, kernel_size=1, trainable=trainable(), **common
+            )
+        self.conv0 = Conv2dLayer(
+            tmp_channels, tmp_channels, kernel_size=3, trainable=trainable(), **common
+        )
+        self.conv1 = Conv2dLayer(
+            tmp_channels,
+            out_channels,
+            kernel_size=3,
+            down=2,
+            resample_filter=resample_filter,
+            trainable=trainable(),
+            **common,
+        )
+        if architecture == "resnet":
+            self.skip = Conv2dLayer(
+                tmp_channels,
+                out_channels,
+                kernel_size=1,
+                bias=False,
+                down=2,
+                resample_filter=resample_filter,
+                trainable=trainable(),
+            )
+
+    def forward(
+        self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        del force_fp32  # always fp32 here
+        if self.in_channels == 0 or self.architecture == "skip":
+            y = self.fromrgb(img)
+            x = x + y if x is not None else y
+            img = (
+                upfirdn2d.downsample2d(img, self.resample_filter)
+                if self.architecture == "skip"
+                else None
+            )
+
+        if self.architecture == "resnet":
+            y = self.skip(x, gain=RESNET_GAIN)
+            x = self.conv0(x)
+            x = self.conv1(x, gain=RESNET_GAIN)
+            x = y + x
+        else:
+            x = self.conv1(self.conv0(x))
+        return x, img
+
+    def extra_repr(self) -> str:
+        return f"resolution={self.resolution}, architecture={self.architecture}"
+
+
+class DiscriminatorEpilogue(nn.Module):
+    """The 4x4 head: minibatch std, conv, two dense layers, and the label projection."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        cmap_dim: int,
+        resolution: int,
+        img_channels: int,
+        architecture: str = "resnet",
+        mbstd_group_size: int | None = 4,
+        mbstd_num_channels: int = 1,
+        activation: str = "lrelu",
+        conv_clamp: float | None = None,
+    ):
+        super().__init__()
+        self.in_channels = in_channels
+        self.cmap_dim = cmap_dim
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.architecture = architecture
+
+        if architecture == "skip":
+            self.fromrgb = Conv2dLayer(
+                img_channels, in_channels, kernel_size=1, activation=activation
+            )
+        self.mbstd = (
+            MinibatchStdLayer(mbstd_group_size, mbstd_num_channels)
+            if mbstd_num_channels > 0
+            else None
+        )
+        self.conv = Conv2dLayer(
+            in_channels + mbstd_num_channels,
+            in_channels,
+            kernel_size=3,
+            activation=activation,
+            conv_clamp=conv_clamp,
+        )
+        self.fc = FullyConnectedLayer(
+            in_channels * resolution**2, in_channels, activation=activation
+        )
+        self.out = FullyConnectedLayer(in_channels, 1 if cmap_dim == 0 else cmap_dim)
+
+    def forward(
+        self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None
+    ) -> torch.Tensor:
+        if self.architecture == "skip":
+            x = x + self.fromrgb(img)
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = self.conv(x)
+        x = self.out(self.fc(x.flatten(1)))
+        if self.cmap_dim > 0:
+            # Projection discriminator: score = <features, embedded label>, variance-normalised.
+            x = (x * cmap).sum(dim=1, keepdim=True) * (1 / math.sqrt(self.cmap_dim))
+        return x
+
+    def extra_repr(self) -> str:
+        return f"resolution={self.resolution}, architecture={self.architecture}"
+
+
+class Discriminator(nn.Module):
+    """StyleGAN2 discriminator: ``D(img, c) -> logits [N, 1]``.
+
+    Takes NVIDIA's constructor arguments and keeps them as a frozen
+    :class:`DiscriminatorConfig` in ``D.config``.
+    """
+
+    def __init__(
+        self,
+        c_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        architecture: str = "resnet",
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        num_fp16_res: int = 4,
+        conv_clamp: float | None = 256,
+        cmap_dim: int | None = None,
+        block_kwargs: Mapping[str, Any] | None = None,
+        mapping_kwargs: Mapping[str, Any] | None = None,
+        epilogue_kwargs: Mapping[str, Any] | None = None,
+    ):
+        super().__init__()
+        config = DiscriminatorConfig.from_init_kwargs(
+            dict(
+                c_dim=c_dim,
+                img_resolution=img_resolution,
+                img_channels=img_channels,
+                architecture=architecture,
+                channel_base=channel_base,
+                channel_max=channel_max,
+                num_fp16_res=num_fp16_res,
+                conv_clamp=conv_clamp,
+                cmap_dim=cmap_dim,
+                block_kwargs=dict(block_kwargs or {}),
+                mapping_kwargs=dict(mapping_kwargs or {}),
+                epilogue_kwargs=dict(epilogue_kwargs or {}),
+            )
+        )
+        if config.img_resolution < 8:
+            raise StyleGANError("the discriminator needs img_resolution >= 8")
+        self._config = config
+        self.c_dim = config.c_dim
+        self.img_resolution = config.img_resolution
+        self.img_resolution_log2 = config.img_resolution.bit_length() - 1
+        self.img_channels = config.img_channels
+        self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
+        fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - config.num_fp16_res), 8)
+        cmap_dim = config.effective_cmap_dim
+
+        layer_idx = 0
+        for res in self.block_resolutions:
+            block = DiscriminatorBlock(
+                in_channels=config.channels(res) if res < config.img_resolution else 0,
+                tmp_channels=config.channels(res),
+                out_channels=config.channels(res // 2),
+                resolution=res,
+                img_channels=config.img_channels,
+                first_layer_idx=layer_idx,
+                architecture=config.architecture,
+                activation=config.activation,
+                resample_filter=config.resample_filter,
+                conv_clamp=config.conv_clamp,
+                use_fp16=res >= fp16_resolution,
+                freeze_layers=config.freeze_layers,
+            )
+            setattr(self, f"b{res}", block)
+            layer_idx += block.num_layers
+        if config.c_dim > 0:
+            self.mapping = MappingNetwork(
+                z_dim=0, c_dim=config.c_dim, w_dim=cmap_dim, num_ws=None, **config.mapping.to_dict()
+            )
+        self.b4 = DiscriminatorEpilogue(
+            config.channels(4),
+            cmap_dim=cmap_dim,
+            resolution=4,
+            img_channels=config.img_channels,
+            architecture=config.architecture,
+            mbstd_group_size=config.mbstd_group_size,
+            mbstd_num_channels=config.mbstd_num_channels,
+            activation=config.activation,
+            conv_clamp=config.conv_clamp,
+        )
+
+    @classmethod
+    def from_config(cls, config: DiscriminatorConfig | Mapping[str, Any]) -> Discriminator:
+        """Build a fresh discriminator from a config or its ``to_dict()`` form."""
+        return cls(**DiscriminatorConfig.from_dict(config).to_init_kwargs())
+
+    @property
+    def config(self) -> DiscriminatorConfig:
+        """The frozen config this network was built from."""
+        return self._config
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        """Official keyword arguments that rebuild this network."""
+        return self._config.to_init_kwargs()
+
+    def forward(
+        self,
+        img: torch.Tensor,
+        c: torch.Tensor | None = None,
+        update_emas: bool = False,
+        force_fp32: bool = True,
+    ) -> torch.Tensor:
+        del update_emas  # the discriminator keeps no running averages
+        res, ch = self.img_resolution, self.img_channels
+        check_shape(img, [None, ch, res, res], "images")
+        x = None
+        for r in self.block_resolutions:
+            x, img = getattr(self, f"b{r}")(x, img, force_fp32=force_fp32)
+        cmap = None
+        if self.c_dim > 0:
+            check_shape(c, [x.shape[0], self.c_dim], "c (class labels)")
+            cmap = self.mapping(None, c)
+        return self.b4(x, img, cmap)
+
+    def extra_repr(self) -> str:
+        return (
+            f"c_dim={self.c_dim}, img_resolution={self.img_resolution}, "
+            f"img_channels={self.img_channels}"
+        )
