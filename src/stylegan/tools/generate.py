@@ -1,0 +1,155 @@
+"""Images from seeds with the official protocol, so a seed gives the image the paper's code gives.
+
+The helpers here (``prepare_generator``, ``seeds_to_ws``, ``synthesize``) are shared by the other
+tools: every tool maps seeds to ``ws`` once and then renders ``ws`` in batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from stylegan.devices import resolve_device
+from stylegan.errors import StyleGANError
+from stylegan.images import make_grid, save_image, to_uint8
+from stylegan.latents import class_labels, parse_seeds, z_from_seeds
+
+NOISE_MODES = ("const", "random", "none")
+
+
+def prepare_generator(G: nn.Module, device=None) -> tuple[nn.Module, torch.device]:
+    """Put ``G`` in eval mode on ``device`` (default: where its weights already are)."""
+    if device is None:
+        device = next(iter(G.parameters()), torch.empty(0)).device
+    else:
+        device = resolve_device(device)
+        G = G.to(device)
+    return G.eval(), device
+
+
+def check_noise_mode(noise_mode: str) -> str:
+    """Validate a ``noise_mode`` name (``const``, ``random`` or ``none``)."""
+    if noise_mode not in NOISE_MODES:
+        raise StyleGANError(
+            f"unknown noise mode {noise_mode!r}; choose one of {', '.join(NOISE_MODES)}"
+        )
+    return noise_mode
+
+
+def check_batch_size(batch_size: int) -> int:
+    """Validate a batch size (a positive integer)."""
+    if int(batch_size) < 1:
+        raise StyleGANError(f"batch size must be at least 1, got {batch_size}")
+    return int(batch_size)
+
+
+@torch.no_grad()
+def seeds_to_ws(
+    G: nn.Module,
+    seeds: Sequence[int] | str,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    device=None,
+) -> torch.Tensor:
+    """Map seeds to ``ws [N, num_ws, w_dim]`` with the official z protocol and truncation."""
+    seeds = parse_seeds(seeds)
+    if device is None:
+        device = next(iter(G.parameters()), torch.empty(0)).device
+    z = z_from_seeds(seeds, G.z_dim, device=device)
+    c = class_labels(class_idx, G.c_dim, len(seeds), device=device)
+    return latents_to_ws(G, z, c, truncation_psi, truncation_cutoff)
+
+
+@torch.no_grad()
+def latents_to_ws(
+    G: nn.Module,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+) -> torch.Tensor:
+    """Run the mapping network on ``z [N, z_dim]`` and labels ``c [N, c_dim]``."""
+    if truncation_cutoff is not None and truncation_cutoff < 0:
+        raise StyleGANError(f"truncation cutoff must be 0 or more, got {truncation_cutoff}")
+    return G.mapping(
+        z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff
+    ).float()
+
+
+@torch.no_grad()
+def synthesize_float(
+    G: nn.Module,
+    ws: torch.Tensor,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    progress: bool = False,
+    desc: str = "generating",
+) -> torch.Tensor:
+    """Render ``ws [N, num_ws, w_dim]`` in batches -> float images ``[N, C, H, W]`` on the CPU."""
+    check_noise_mode(noise_mode)
+    batch_size = check_batch_size(batch_size)
+    chunks = range(0, ws.shape[0], batch_size)
+    if progress:
+        chunks = tqdm(chunks, desc=desc, unit="batch")
+    out = [G.synthesis(ws[i : i + batch_size], noise_mode=noise_mode).float().cpu() for i in chunks]
+    return torch.cat(out)
+
+
+def synthesize(
+    G: nn.Module,
+    ws: torch.Tensor,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    progress: bool = False,
+    desc: str = "generating",
+) -> np.ndarray:
+    """Render ``ws [N, num_ws, w_dim]`` in batches -> uint8 images ``[N, H, W, C]``."""
+    images = synthesize_float(G, ws, noise_mode, batch_size, progress, desc)
+    return to_uint8(images).numpy()
+
+
+def generate_images(
+    G: nn.Module,
+    seeds: Sequence[int] | str,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    device=None,
+    progress: bool = False,
+) -> np.ndarray:
+    """One image per seed as uint8 ``[N, H, W, C]``, as the official ``gen_images.py`` makes them.
+
+    ``z = RandomState(seed).randn(z_dim)``; ``class_idx`` is required for conditional networks
+    and refused for unconditional ones; ``device`` defaults to where ``G`` lives.
+    """
+    check_noise_mode(noise_mode)
+    G, device = prepare_generator(G, device)
+    ws = seeds_to_ws(G, seeds, truncation_psi, truncation_cutoff, class_idx, device=device)
+    return synthesize(G, ws, noise_mode, batch_size, progress)
+
+
+def save_images(
+    images: np.ndarray,
+    seeds: Sequence[int] | str,
+    outdir: str | Path,
+    grid: bool = False,
+    grid_cols: int | None = None,
+) -> list[Path]:
+    """Write ``seed0000.png``-style files (and ``grid.png`` if asked) into ``outdir``."""
+    seeds = parse_seeds(seeds)
+    images = np.asarray(images)
+    if len(seeds) != len(images):
+        raise StyleGANError(f"{len(images)} images but {len(seeds)} seeds; give one seed per image")
+    outdir = Path(outdir)
+    paths = [save_image(img, outdir / f"seed{seed:04d}.png") for img, seed in zip(images, seeds)]
+    if grid:
+        paths.append(save_image(make_grid(images, cols=grid_cols), outdir / "grid.png"))
+    return paths
