@@ -30,6 +30,7 @@ def _conv(
     _, _, kh, kw = w.shape
     if not flip_weight and (kw > 1 or kh > 1):
         w = w.flip([2, 3])
+    x = upfirdn2d.fast_layout(x)
     if transpose:
         return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
     return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)

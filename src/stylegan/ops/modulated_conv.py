@@ -94,7 +94,9 @@ def _fused(
     w = w.reshape(-1, in_channels, kh, kw).to(x.dtype)
     x = conv2d_resample(x, w, groups=batch_size, **conv_kwargs)
     x = x.reshape(batch_size, -1, *x.shape[2:])
-    return x + noise.to(x.dtype) if noise is not None else x
+    if noise is not None:
+        return x.add_(noise.to(x.dtype)) if _untracked(x, noise) else x + noise.to(x.dtype)
+    return x
 
 
 def _nonfused(
@@ -116,10 +118,24 @@ def _nonfused(
         energy = weight.to(dtype).square().sum(dim=[2, 3])  # [O, I]
         dcoefs = (styles.to(dtype).square() @ energy.t() + 1e-8).rsqrt()  # [N, O]
         dcoefs = dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
+        if _untracked(x, dcoefs, noise):
+            # Inference: the conv output is ours, and reusing it skips a fresh allocation,
+            # which on CPU costs more than the arithmetic (page faults on every new buffer).
+            x = x.mul_(dcoefs)
+            return x.add_(noise.to(x.dtype)) if noise is not None else x
         if noise is not None:
             return torch.addcmul(noise.to(x.dtype), x, dcoefs)
         return x * dcoefs
-    return x + noise.to(x.dtype) if noise is not None else x
+    if noise is not None:
+        return x.add_(noise.to(x.dtype)) if _untracked(x, noise) else x + noise.to(x.dtype)
+    return x
+
+
+def _untracked(*tensors: torch.Tensor | None) -> bool:
+    """Whether autograd records nothing here, so in-place updates of our own buffers are safe."""
+    if not torch.is_grad_enabled():
+        return True
+    return not any(t is not None and t.requires_grad for t in tensors)
 
 
 def modulated_conv2d_reference(

@@ -138,6 +138,23 @@ def _correlation_kernel(
     return f
 
 
+def fast_layout(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in the memory layout the convolutions run fastest in on its device.
+
+    On CPU with oneDNN, float32/bfloat16 convolutions in channels_last (NHWC) run 1.5-3x faster
+    for dense and up to 15x for depthwise kernels than in NCHW, more than paying for a one-off
+    conversion; the values are unchanged, and outputs keep the layout so a chain of ops pays
+    it once. Other devices keep the caller's layout.
+    """
+    if (
+        x.device.type == "cpu"
+        and x.dtype in (torch.float32, torch.bfloat16)
+        and torch.backends.mkldnn.is_available()
+    ):
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
 def _pad(x: torch.Tensor, pads: list[int]) -> torch.Tensor:
     """Zero-pad ``[x0, x1, y0, y1]`` (negative values crop); a no-op when all are zero."""
     return F.pad(x, pads) if any(pads) else x
@@ -156,12 +173,14 @@ def _resample_axes(
     upx, upy = up
     downx, downy = down
     px0, px1, py0, py1 = pads
-    weight = kernel[None, None].expand(channels, 1, kh, kw)
+    weight = kernel[None, None].repeat(channels, 1, 1, 1)  # [C, 1, kh, kw]: one filter per channel
+    x = fast_layout(x)
 
     if upx > 1 or upy > 1:
-        # A transposed convolution with stride `up` equals zero insertion followed by a
-        # correlation with the flipped kernel. It covers output positions
-        # [-(k-1), up*(H-1)] of the zero-stuffed image; crop or pad to the requested window.
+        # A strided transposed conv with the flipped kernel equals zero insertion followed by
+        # the correlation, minus the products with inserted zeros. Its full output starts k-1
+        # pixels before the zero-stuffed image, so crop or pad both ends to the requested
+        # padding; the symmetric part of the crop is left to the conv itself.
         cx0, cx1 = kw - 1 - px0, kw - upx - px1
         cy0, cy1 = kh - 1 - py0, kh - upy - py1
         tx = max(min(cx0, cx1), 0)
@@ -201,9 +220,10 @@ def upfirdn2d(
     downx, downy = down_xy
     px0, px1, py0, py1 = pads
     if identity and up_xy == (1, 1):
-        # No filter and no upsampling: a pad/crop and a subsample suffice.
-        x = _pad(x, [px0, px1, py0, py1])[:, :, ::downy, ::downx]
-        return x * gain if float(gain) != 1 else x
+        # No filter and no upsampling: a pad/crop and a subsample suffice. Always return a new
+        # tensor, as the official op does, so callers may update the result in place.
+        y = _pad(x, [px0, px1, py0, py1])[:, :, ::downy, ::downx]
+        return y * gain if float(gain) != 1 else y.clone()
     kernel = _correlation_kernel(f, x, flip_filter, gain)
     if kernel.ndim == 2:
         return _resample_axes(x, kernel, up_xy, down_xy, pads)
