@@ -410,3 +410,30 @@ def test_bad_inputs_are_clear_errors():
         tiny_d(img_resolution=4)
     with pytest.raises(StyleGANError, match="seeds"):
         G.generate([])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_inference_reuses_buffers_without_changing_images(arch):
+    """Under no_grad layers update their own temporaries in place; the images must equal the
+    autograd path's and the caller's inputs must be left alone."""
+    torch.manual_seed(0)
+    G = tiny_g(architecture=arch)
+    for name, p in G.named_parameters():  # nonzero noise strengths and biases
+        if name.endswith(("noise_strength", "bias")):
+            p.data.uniform_(0.1, 0.3)
+    z = torch.randn(3, 16)
+    z0 = z.clone()
+    with torch.no_grad():
+        fast = G(z, None, noise_mode="const")
+    assert torch.equal(z, z0)
+    tracked = G(z, None, noise_mode="const")
+    assert tracked.requires_grad
+    torch.testing.assert_close(fast, tracked.detach(), rtol=0, atol=1e-6)
+    block = G.synthesis.b8
+    ws = G.mapping(z, None).detach()[:, : block.num_conv + block.num_torgb]
+    x_in = torch.randn(3, block.in_channels, 4, 4)
+    img_in = torch.randn(3, 3, 4, 4)
+    saved = (x_in.clone(), img_in.clone())
+    with torch.no_grad():
+        block(x_in, img_in, ws, noise_mode="const")
+    assert torch.equal(x_in, saved[0]) and torch.equal(img_in, saved[1])

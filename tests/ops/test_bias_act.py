@@ -105,3 +105,39 @@ def test_fp16_keeps_dtype():
 def test_bad_inputs_raise(kwargs, error):
     with pytest.raises(error):
         bias_act(torch.zeros(2, 3, 4, 4), **kwargs)
+
+
+@pytest.mark.parametrize("act", list(EXPECTED))
+def test_inplace_without_autograd_reuses_x_and_matches_reference(act):
+    x = torch.randn(2, 3, 4, 4) * 3
+    b = torch.randn(3)
+    expected = bias_act_reference(x, b, act=act, gain=2, clamp=1.5)
+    y = x.clone()
+    with torch.no_grad():
+        out = bias_act(y, b, act=act, gain=2, clamp=1.5, inplace=True)
+    assert torch.equal(out, expected)  # same steps, same rounding
+    if act in ("linear", "relu", "lrelu"):
+        assert out.data_ptr() == y.data_ptr()  # no new buffer
+
+
+def test_inplace_is_ignored_under_autograd():
+    x = torch.randn(2, 3, 4, 4, requires_grad=True)
+    b = torch.randn(3, requires_grad=True)
+    x0 = x.detach().clone()
+    out = bias_act(x, b, act="lrelu", gain=2, clamp=0.5, inplace=True)
+    assert torch.equal(x.detach(), x0)
+    out.sum().backward()
+    x2, b2 = x0.clone().requires_grad_(), b.detach().clone().requires_grad_()
+    bias_act_reference(x2, b2, act="lrelu", gain=2, clamp=0.5).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    torch.testing.assert_close(b.grad, b2.grad)
+
+
+def test_inplace_keeps_type_promotion():
+    x = torch.randn(2, 3, 4, 4).half()
+    b = torch.randn(3)  # float32: x + b is float32, so no in-place update of the fp16 x
+    x0 = x.clone()
+    with torch.no_grad():
+        out = bias_act(x, b, act="lrelu", inplace=True)
+    assert out.dtype == torch.float32 and torch.equal(x, x0)
+    torch.testing.assert_close(out, bias_act_reference(x, b, act="lrelu"))

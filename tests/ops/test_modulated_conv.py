@@ -157,3 +157,42 @@ def test_inference_matches_autograd_and_leaves_inputs_alone(demodulate, up):
     tracked = M.modulated_conv2d(x, weight, styles.clone().requires_grad_(), **kwargs)
     assert tracked.requires_grad
     torch.testing.assert_close(fast, tracked.detach())
+
+
+@pytest.mark.parametrize("demodulate", [True, False])
+@pytest.mark.parametrize("up", [1, 2])
+def test_overwrite_x_gives_the_same_result(demodulate, up):
+    """``overwrite_x`` may scale x in place without autograd, never under it; same values."""
+    x = torch.randn(3, 4, 8, 8)
+    weight = torch.randn(5, 4, 3, 3)
+    styles = torch.randn(3, 4)
+    noise = torch.randn(3, 1, 8 * up, 8 * up)
+    kwargs = dict(noise=noise, demodulate=demodulate, **layer_kwargs(3, up, 1))
+    with torch.no_grad():
+        expected = M.modulated_conv2d(x, weight, styles, **kwargs)
+        scratch = x.clone()
+        fast = M.modulated_conv2d(scratch, weight, styles, overwrite_x=True, **kwargs)
+    assert torch.equal(fast, expected)
+    x2 = x.clone()
+    tracked = M.modulated_conv2d(
+        x2, weight, styles.clone().requires_grad_(), overwrite_x=True, **kwargs
+    )
+    assert torch.equal(x2, x)  # autograd may need x: left alone
+    torch.testing.assert_close(tracked.detach(), expected)
+
+
+def test_noise_is_added_with_one_fused_multiply_add():
+    """x * dcoefs + noise rounds as torch.addcmul (the official ``fma`` op), with or without
+    autograd."""
+    x = torch.randn(2, 4, 8, 8)
+    weight = torch.randn(5, 4, 3, 3)
+    styles = torch.randn(2, 4)
+    noise = torch.randn(8, 8)
+    with torch.no_grad():
+        out = M.modulated_conv2d(x, weight, styles, noise=noise, padding=1)
+        conv = torch.nn.functional.conv2d(x * styles.reshape(2, -1, 1, 1), weight, padding=1)
+    energy = weight.square().sum(dim=[2, 3])
+    dcoefs = (styles.square() @ energy.t() + 1e-8).rsqrt().reshape(2, -1, 1, 1)
+    torch.testing.assert_close(out, torch.addcmul(noise, conv, dcoefs))
+    tracked = M.modulated_conv2d(x, weight, styles.clone().requires_grad_(), noise=noise, padding=1)
+    assert torch.equal(out, tracked.detach())  # inference and training round alike

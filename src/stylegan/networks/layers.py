@@ -94,7 +94,8 @@ class FullyConnectedLayer(nn.Module):
                 b = b * self.bias_gain
         if self.activation == "linear" and b is not None:
             return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act.bias_act(x.matmul(w.t()), b, act=self.activation)
+        # The matmul's output is ours: bias_act may update it in place (without autograd).
+        return bias_act.bias_act(x.matmul(w.t()), b, act=self.activation, inplace=True)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, activation={self.activation}"
@@ -160,7 +161,10 @@ class Conv2dLayer(nn.Module):
             flip_weight=(self.up == 1),  # correlation is faster; transposed conv needs the flip
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act.bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        # conv2d_resample always returns a new tensor, so bias_act may update it in place.
+        return bias_act.bias_act(
+            x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp, inplace=True
+        )
 
     def extra_repr(self) -> str:
         return (

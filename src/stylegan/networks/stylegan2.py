@@ -43,6 +43,11 @@ RESNET_GAIN = math.sqrt(0.5)  # both branches of a residual sum, so the variance
 # Generator
 
 
+def _untracked(*tensors: torch.Tensor) -> bool:
+    """Whether autograd records nothing for these tensors, so in-place updates are safe."""
+    return not torch.is_grad_enabled() or not any(t.requires_grad for t in tensors)
+
+
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally upsampling 2x), plus per-pixel noise, bias and lrelu."""
 
@@ -91,7 +96,10 @@ class SynthesisLayer(nn.Module):
         noise_mode: str = "random",
         fused_modconv: bool = True,
         gain: float = 1.0,
+        overwrite_input: bool = False,
     ) -> torch.Tensor:
+        """``overwrite_input=True``: the caller no longer needs ``x``; without autograd it is
+        then scaled by the styles in place instead of copied (same result)."""
         if noise_mode not in NOISE_MODES:
             raise StyleGANError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         styles = self.affine(w)
@@ -113,10 +121,14 @@ class SynthesisLayer(nn.Module):
             resample_filter=self.resample_filter,
             flip_weight=(self.up == 1),
             fused_modconv=fused_modconv,
+            overwrite_x=overwrite_input,
         )
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         b = self.bias.to(x.dtype)
-        return bias_act.bias_act(x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+        # The conv output is this call's own temporary: bias_act may reuse it.
+        return bias_act.bias_act(
+            x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp, inplace=True
+        )
 
     def extra_repr(self) -> str:
         return (
@@ -153,7 +165,7 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
         x = modulated_conv2d(x, self.weight, styles, demodulate=False, fused_modconv=fused_modconv)
-        return bias_act.bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp)
+        return bias_act.bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, inplace=True)
 
     def extra_repr(self) -> str:
         return f"in={self.in_channels}, out={self.out_channels}, w_dim={self.w_dim}"
@@ -257,23 +269,29 @@ class SynthesisBlock(nn.Module):
             fused_modconv = not self.training
         layer_kwargs = dict(noise_mode=noise_mode, fused_modconv=fused_modconv)
 
+        # Tensors created in this call (the repeated const, conv0's output) feed conv1 and are
+        # not read again, so conv1 may overwrite them when autograd records nothing. The
+        # block's input `x` belongs to the caller and is never overwritten.
         if self.in_channels == 0:
             x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
-            x = self.conv1(x, next(w_iter), **layer_kwargs)
+            x = self.conv1(x, next(w_iter), overwrite_input=True, **layer_kwargs)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=RESNET_GAIN)
             x = self.conv0(x, next(w_iter), **layer_kwargs)
-            x = self.conv1(x, next(w_iter), gain=RESNET_GAIN, **layer_kwargs)
-            x = y + x
+            x = self.conv1(x, next(w_iter), gain=RESNET_GAIN, overwrite_input=True, **layer_kwargs)
+            x = y.add_(x) if _untracked(y, x) else y + x
         else:
             x = self.conv0(x, next(w_iter), **layer_kwargs)
-            x = self.conv1(x, next(w_iter), **layer_kwargs)
+            x = self.conv1(x, next(w_iter), overwrite_input=True, **layer_kwargs)
 
         if img is not None:
-            img = upfirdn2d.upsample2d(img, self.resample_filter)
+            img = upfirdn2d.upsample2d(img, self.resample_filter)  # a new tensor
         if self.is_last or self.architecture == "skip":
             y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
-            img = img + y if img is not None else y
+            if img is None:
+                img = y
+            else:
+                img = img.add_(y) if _untracked(img, y) else img + y
         return x, img
 
     def extra_repr(self) -> str:

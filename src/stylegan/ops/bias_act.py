@@ -81,21 +81,29 @@ def bias_act(
     alpha: float | None = None,
     gain: float | None = None,
     clamp: float | None = None,
+    inplace: bool = False,
 ) -> torch.Tensor:
     """Add bias ``b`` along ``dim``, apply ``act``, scale by ``gain``, clamp to ``±clamp``.
 
     ``alpha`` and ``gain`` default to the activation's entry in the official table (lrelu:
     slope 0.2, gain sqrt(2)); ``clamp=None`` disables clamping. With nothing to do (linear, no
     bias, gain 1, no clamp) ``x`` itself is returned, as the official op does.
+
+    ``inplace=True`` says ``x`` is the caller's own temporary (a fresh conv output, say) that it
+    no longer needs: when autograd records nothing, every step then overwrites ``x`` instead of
+    allocating a new tensor, which on CPU costs more than the arithmetic. The values are
+    identical either way; with autograd recording, ``inplace`` is ignored.
     """
     spec, alpha, gain, clamp = _parse(x, b, dim, act, alpha, gain, clamp)
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or (b is not None and b.requires_grad)
     )
-    owned = False  # whether `y` is a buffer we allocated and may overwrite
+    owned = inplace and not needs_grad  # whether `y` is a buffer we may overwrite
     y = x
     if b is not None:
-        y = y + b.reshape(_bias_shape(x, dim))
+        bias = b.reshape(_bias_shape(x, dim))
+        # In place only where `x + b` would keep x's dtype (no type promotion to mimic).
+        y = y.add_(bias) if owned and torch.result_type(x, b) == x.dtype else y + bias
         owned = True
     if act == "lrelu" and owned and not needs_grad:
         y = F.leaky_relu_(y, alpha)

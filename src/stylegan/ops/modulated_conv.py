@@ -52,6 +52,7 @@ def modulated_conv2d(
     demodulate: bool = True,
     flip_weight: bool = True,
     fused_modconv: bool = True,
+    overwrite_x: bool = False,
 ) -> torch.Tensor:
     """Modulated, by default demodulated, conv of ``x [N, I, H, W]`` with ``weight [O, I, k, k]``.
 
@@ -59,6 +60,10 @@ def modulated_conv2d(
     channel by ``sqrt(sum w^2 + 1e-8)``; ``noise`` (broadcast to the output) is added last.
     ``fused_modconv`` names the official formulation asked for, but both are exact and this
     function computes whichever is faster on the device (see :func:`use_fused_route`).
+
+    ``overwrite_x=True`` says the caller no longer needs ``x`` (a temporary of its own): when
+    autograd records nothing, the non-fused route then scales ``x`` by the styles in place
+    instead of allocating a copy. The result is the same; ``x`` is left scaled.
     """
     _check(x, weight, styles)
     if x.dtype == torch.float16 and demodulate:
@@ -72,7 +77,7 @@ def modulated_conv2d(
     conv_kwargs = dict(
         f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight
     )
-    return route(x, weight, styles, noise, demodulate, conv_kwargs)
+    return route(x, weight, styles, noise, demodulate, conv_kwargs, overwrite_x)
 
 
 def _fused(
@@ -82,8 +87,10 @@ def _fused(
     noise: torch.Tensor | None,
     demodulate: bool,
     conv_kwargs: dict,
+    overwrite_x: bool = False,
 ) -> torch.Tensor:
     """Every sample's own weight, one grouped conv with the batch as groups."""
+    del overwrite_x  # x is read as it is
     batch_size = x.shape[0]
     _, in_channels, kh, kw = weight.shape
     w = weight.unsqueeze(0) * styles.reshape(batch_size, 1, -1, 1, 1)  # [N, O, I, k, k]
@@ -106,10 +113,12 @@ def _nonfused(
     noise: torch.Tensor | None,
     demodulate: bool,
     conv_kwargs: dict,
+    overwrite_x: bool = False,
 ) -> torch.Tensor:
     """Scale activations by the styles, one conv with the shared weight, scale by dcoefs."""
     batch_size = x.shape[0]
-    x = x * styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
+    s = styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
+    x = x.mul_(s) if overwrite_x and _untracked(x, s) else x * s
     x = conv2d_resample(x, weight.to(x.dtype), **conv_kwargs)
     if demodulate:
         # sum_{i,k} (W[o,i,k] s[n,i])^2 == (s^2 @ (sum_k W^2)^T)[n, o]: a small matmul instead
@@ -121,8 +130,11 @@ def _nonfused(
         if _untracked(x, dcoefs, noise):
             # Inference: the conv output is ours, and reusing it skips a fresh allocation,
             # which on CPU costs more than the arithmetic (page faults on every new buffer).
-            x = x.mul_(dcoefs)
-            return x.add_(noise.to(x.dtype)) if noise is not None else x
+            # addcmul into x: x * dcoefs + noise in one pass, rounded as the autograd branch
+            # below and as the official fma op (both torch.addcmul).
+            if noise is not None:
+                return torch.addcmul(noise.to(x.dtype), x, dcoefs, out=x)
+            return x.mul_(dcoefs)
         if noise is not None:
             return torch.addcmul(noise.to(x.dtype), x, dcoefs)
         return x * dcoefs
