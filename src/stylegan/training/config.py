@@ -1,0 +1,290 @@
+"""Training configuration: one dataclass, one table of named presets.
+
+``make_config("paper256")`` gives the settings of NVIDIA's ``--cfg=paper256``; any field can be
+overridden, e.g. ``make_config("small", total_kimg=50, batch_size=16)``. The official presets
+mirror ``cfg_specs`` of stylegan2-ada-pytorch's ``train.py``; ``tiny`` and ``small`` are ours,
+sized for a CPU. The whole config is saved as ``training_options.json`` in every run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from stylegan.errors import StyleGANError
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """Everything that defines a StyleGAN2 training run."""
+
+    preset: str = "stylegan2"
+
+    # Data.
+    data: str | None = None  # zip or folder in NVIDIA's layout; None = bundled twemoji sample
+    resolution: int | None = None  # None = the dataset's own resolution
+    cond: bool = False  # class-conditional training on the dataset's labels
+    mirror: bool = False  # add x-flipped copies of every image
+    max_size: int | None = None  # train on a random subset of this many images
+
+    # Networks (official names: mapping_kwargs.num_layers, channel_base, ...).
+    z_dim: int = 512
+    w_dim: int = 512
+    map_depth: int = 8
+    channel_base: int = 32768
+    channel_max: int = 512
+    mbstd_group_size: int = 4
+    g_architecture: str = "skip"
+    d_architecture: str = "resnet"
+    num_fp16_res: int = 4  # recorded in the network config; everything runs in fp32 for now
+    conv_clamp: float | None = 256
+
+    # Optimisers: Adam with betas (0, 0.99); lazily regularised nets get lr and betas corrected.
+    batch_size: int = 32
+    g_lr: float = 0.002
+    d_lr: float = 0.002
+    adam_betas: tuple[float, float] = (0.0, 0.99)
+    adam_eps: float = 1e-8
+
+    # Losses and regularisation (non-saturating logistic loss for both networks).
+    r1_gamma: float = 10.0
+    d_reg_interval: int | None = 16  # lazy R1 every N D steps; None = every step, no correction
+    pl_weight: float = 2.0  # path length regularisation; 0 = off
+    g_reg_interval: int | None = 4  # lazy PL every N G steps; None = every step, no correction
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing_prob: float = 0.9
+
+    # Generator EMA: half-life ema_kimg; with ema_rampup the half-life is at most rampup * kimg.
+    ema_kimg: float = 10.0
+    ema_rampup: float | None = None
+
+    # Schedule and outputs.
+    total_kimg: float = 25000
+    kimg_per_tick: float = 4
+    snapshot_ticks: int | None = 50  # network snapshot every N ticks; None = only at the end
+    image_snapshot_ticks: int | None = None  # sample grid every N ticks; None = with snapshots
+    keep_snapshots: int = 5  # how many network snapshots to keep (the newest always survives)
+    grid_size: tuple[int, int] | None = None  # (columns, rows) of sample grids; None = by res
+    metrics: tuple[str, ...] = ()
+
+    # Runtime.
+    random_seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0  # DataLoader worker processes; 0 = load in the training process
+    max_nonfinite_steps: int = 20  # abort after this many steps in a row with non-finite losses
+
+    def __post_init__(self):
+        for name in ("adam_betas", "grid_size", "metrics"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (tuples become lists)."""
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainingConfig:
+        """Rebuild from :meth:`to_dict` output (e.g. a run folder's ``training_options.json``)."""
+        data = dict(data)
+        data.pop("derived", None)
+        _check_fields(data)
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> TrainingConfig:
+        """A copy with some fields changed, checked again."""
+        _check_fields(changes)
+        config = dataclasses.replace(self, **changes)
+        validate(config)
+        return config
+
+    @property
+    def g_lazy_ratio(self) -> float:
+        """c = k / (k + 1) for the G optimiser (1 without lazy regularisation)."""
+        return _lazy_ratio(self.g_reg_interval)
+
+    @property
+    def d_lazy_ratio(self) -> float:
+        """c = k / (k + 1) for the D optimiser (1 without lazy regularisation)."""
+        return _lazy_ratio(self.d_reg_interval)
+
+
+def _lazy_ratio(interval: int | None) -> float:
+    return 1.0 if interval is None else interval / (interval + 1)
+
+
+FIELDS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
+
+# The one table of presets. Official rows follow stylegan2-ada-pytorch's cfg_specs for one
+# process holding the whole batch (kimg, batch, mbstd group, channel_base, lr, gamma, ema, ramp,
+# map depth); every row starts from the TrainingConfig defaults above. "auto" fills in the fields
+# marked AUTO from the resolution (see auto_settings).
+AUTO = "derived from the resolution"
+_CPU_NETS = dict(num_fp16_res=0, conv_clamp=None, metrics=())
+PRESETS: dict[str, dict[str, Any]] = {
+    "auto": dict(
+        total_kimg=25000, batch_size=AUTO, mbstd_group_size=AUTO, channel_base=AUTO,
+        g_lr=AUTO, d_lr=AUTO, r1_gamma=AUTO, ema_kimg=AUTO, ema_rampup=0.05, map_depth=2,
+    ),
+    "stylegan2": dict(
+        total_kimg=25000, batch_size=32, mbstd_group_size=4, channel_base=32768,
+        g_lr=0.002, d_lr=0.002, r1_gamma=10.0, ema_kimg=10.0, ema_rampup=None, map_depth=8,
+    ),
+    "paper256": dict(
+        total_kimg=25000, batch_size=64, mbstd_group_size=8, channel_base=16384,
+        g_lr=0.0025, d_lr=0.0025, r1_gamma=1.0, ema_kimg=20.0, ema_rampup=None, map_depth=8,
+    ),
+    "paper512": dict(
+        total_kimg=25000, batch_size=64, mbstd_group_size=8, channel_base=32768,
+        g_lr=0.0025, d_lr=0.0025, r1_gamma=0.5, ema_kimg=20.0, ema_rampup=None, map_depth=8,
+    ),
+    "paper1024": dict(
+        total_kimg=25000, batch_size=32, mbstd_group_size=4, channel_base=32768,
+        g_lr=0.002, d_lr=0.002, r1_gamma=2.0, ema_kimg=10.0, ema_rampup=None, map_depth=8,
+    ),
+    "cifar": dict(
+        total_kimg=100000, batch_size=64, mbstd_group_size=32, channel_base=32768,
+        g_lr=0.0025, d_lr=0.0025, r1_gamma=0.01, ema_kimg=500.0, ema_rampup=0.05, map_depth=2,
+        pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig",
+    ),
+    # CPU scale. tiny: seconds per kimg, for tests. small: learns 32 px emoji on a laptop CPU.
+    "tiny": dict(
+        total_kimg=1, batch_size=4, mbstd_group_size=2, channel_base=256, channel_max=32,
+        z_dim=32, w_dim=32, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.05, ema_kimg=0.5,
+        ema_rampup=0.05, map_depth=2, kimg_per_tick=0.1, snapshot_ticks=5, keep_snapshots=2,
+        grid_size=(4, 4), **_CPU_NETS,
+    ),
+    "small": dict(
+        total_kimg=100, batch_size=16, mbstd_group_size=4, channel_base=4096, channel_max=128,
+        z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.1, ema_kimg=5.0,
+        ema_rampup=0.05, map_depth=2, kimg_per_tick=2, snapshot_ticks=5, image_snapshot_ticks=1,
+        keep_snapshots=3, **_CPU_NETS,
+    ),
+}  # fmt: skip
+
+
+def auto_settings(resolution: int, num_gpus: int = 1) -> dict[str, Any]:
+    """The ``auto`` preset's formulas (ADA): batch, mbstd group, width, lr, gamma and EMA."""
+    batch = max(min(num_gpus * min(4096 // resolution, 32), 64), num_gpus)
+    lr = 0.002 if resolution >= 1024 else 0.0025
+    return dict(
+        batch_size=batch,
+        mbstd_group_size=min(batch // num_gpus, 4),
+        channel_base=32768 if resolution >= 512 else 16384,
+        g_lr=lr,
+        d_lr=lr,
+        r1_gamma=0.0002 * resolution**2 / batch,
+        ema_kimg=batch * 10 / 32,
+    )
+
+
+def make_config(
+    preset: str = "stylegan2", resolution: int | None = None, **overrides: Any
+) -> TrainingConfig:
+    """A :class:`TrainingConfig` from a named preset, with any field overridden.
+
+    ``auto`` derives its hyperparameters from ``resolution`` (the dataset's; give it explicitly).
+    """
+    if preset not in PRESETS:
+        raise StyleGANError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    _check_fields(overrides)
+    values = dict(PRESETS[preset])
+    if preset == "auto":
+        if resolution is None:
+            raise StyleGANError(
+                "the 'auto' preset derives its settings from the image resolution: "
+                "give resolution=... (the CLI reads it from the dataset)"
+            )
+        _check_resolution(resolution)
+        values.update(auto_settings(resolution))
+    values.update(overrides)
+    if resolution is not None:
+        values["resolution"] = resolution
+    config = TrainingConfig(preset=preset, **values)
+    validate(config)
+    return config
+
+
+def load_training_options(run_dir: str | Path) -> TrainingConfig:
+    """The config a run was started with, read from its ``training_options.json``."""
+    path = Path(run_dir) / "training_options.json"
+    if not path.is_file():
+        raise StyleGANError(f"{run_dir} is not a training run folder (no training_options.json)")
+    return TrainingConfig.from_dict(json.loads(path.read_text()))
+
+
+def _check_fields(values: dict[str, Any]) -> None:
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise StyleGANError(
+            f"unknown training option(s) {unknown}; known options are: {', '.join(FIELDS)}"
+        )
+
+
+def _check_resolution(resolution: Any) -> None:
+    if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
+        raise StyleGANError(f"resolution must be a power of two >= 4, got {resolution!r}")
+
+
+def validate(config: TrainingConfig) -> None:
+    """Raise :class:`StyleGANError` for settings that cannot train."""
+    c = config
+    if c.resolution is not None:
+        _check_resolution(c.resolution)
+    positive_ints = ("batch_size", "mbstd_group_size", "z_dim", "w_dim", "channel_base")
+    for name in positive_ints + ("channel_max", "pl_batch_shrink", "keep_snapshots"):
+        value = getattr(c, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise StyleGANError(f"{name} must be a positive integer, got {value!r}")
+    if c.map_depth < 1:
+        raise StyleGANError(f"map_depth must be at least 1, got {c.map_depth}")
+    if c.batch_size % c.mbstd_group_size != 0:
+        raise StyleGANError(
+            f"batch size {c.batch_size} is not divisible by the minibatch-std group size "
+            f"{c.mbstd_group_size}: choose a batch that is a multiple of it (or change "
+            "--mbstd-group)"
+        )
+    if c.pl_weight > 0 and c.batch_size // c.pl_batch_shrink < 1:
+        raise StyleGANError(
+            f"batch size {c.batch_size} is too small for pl_batch_shrink {c.pl_batch_shrink}"
+        )
+    for name in ("g_reg_interval", "d_reg_interval", "snapshot_ticks", "image_snapshot_ticks"):
+        value = getattr(c, name)
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise StyleGANError(f"{name} must be a positive integer or None, got {value!r}")
+    for name in ("g_lr", "d_lr", "r1_gamma", "pl_weight", "ema_kimg", "adam_eps"):
+        value = getattr(c, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise StyleGANError(f"{name} must be a non-negative number, got {value!r}")
+    if not 0 <= c.style_mixing_prob <= 1:
+        raise StyleGANError(f"style_mixing_prob must lie in [0, 1], got {c.style_mixing_prob}")
+    if not 0 <= c.pl_decay <= 1:
+        raise StyleGANError(f"pl_decay must lie in [0, 1], got {c.pl_decay}")
+    if len(c.adam_betas) != 2 or not all(0 <= b < 1 for b in c.adam_betas):
+        raise StyleGANError(f"adam_betas must be two numbers in [0, 1), got {c.adam_betas}")
+    if c.ema_rampup is not None and c.ema_rampup <= 0:
+        raise StyleGANError(f"ema_rampup must be positive or None, got {c.ema_rampup}")
+    if not c.total_kimg > 0 or not c.kimg_per_tick > 0:
+        raise StyleGANError("total_kimg and kimg_per_tick must be positive")
+    if c.max_size is not None and c.max_size < 1:
+        raise StyleGANError(f"max_size must be at least 1, got {c.max_size}")
+    if c.num_workers < 0:
+        raise StyleGANError(f"num_workers must be >= 0, got {c.num_workers}")
+    if c.max_nonfinite_steps < 1:
+        raise StyleGANError(f"max_nonfinite_steps must be >= 1, got {c.max_nonfinite_steps}")
+    if c.grid_size is not None and (len(c.grid_size) != 2 or min(c.grid_size) < 1):
+        raise StyleGANError(f"grid_size must be (columns, rows), got {c.grid_size}")
+    for arch, name in ((c.g_architecture, "g_architecture"), (c.d_architecture, "d_architecture")):
+        if arch not in ("orig", "skip", "resnet"):
+            raise StyleGANError(f"{name} must be orig, skip or resnet, got {arch!r}")
+    unknown_metrics = [m for m in c.metrics if m != "none"]
+    if unknown_metrics:
+        raise StyleGANError(
+            f"metrics {unknown_metrics} are not available in this version: use --metrics none"
+        )

@@ -1,0 +1,749 @@
+"""The StyleGAN2 training loop.
+
+One training step shows D one minibatch of real images and runs up to four phases, each an
+optimiser step on one network::
+
+    Gmain  every step                 non-saturating loss on fresh fakes
+    Greg   every g_reg_interval steps path length regularisation, loss x interval
+    Dmain  every step                 logistic loss on fakes and reals (w_avg moves here)
+    Dreg   every d_reg_interval steps R1 on reals, loss x interval
+
+then G_ema follows G. Every ``kimg_per_tick`` thousand images a tick line goes to ``log.txt``,
+and every few ticks a sample grid and a resumable snapshot are written. Ctrl-C or SIGTERM
+finishes the step, writes a snapshot and returns.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stylegan.devices import resolve_device
+from stylegan.errors import StyleGANError
+from stylegan.images import make_grid, save_image, to_uint8
+from stylegan.latents import z_from_seeds
+from stylegan.training import loss
+from stylegan.training.config import TrainingConfig, load_training_options, validate
+from stylegan.training.ema import ema_beta, update_ema
+from stylegan.training.state import TrainingState, build_networks, restore_rng
+from stylegan.training.stats import (
+    RunLog,
+    StatsCollector,
+    cpu_memory_gb,
+    format_time,
+    gpu_memory_gb,
+)
+
+PHASES = ("Gmain", "Greg", "Dmain", "Dreg")
+SNAPSHOT_PATTERN = re.compile(r"^network-snapshot-(\d+)$")
+RUN_PATTERN = re.compile(r"^(\d+)-")
+MAX_WARNINGS_PER_TICK = 3
+
+
+# ---- one training step --------------------------------------------------------------------------
+
+
+@dataclass
+class StepResult:
+    """What one step did: each phase's loss value, its non-finite gradient count, its report."""
+
+    losses: dict[str, float] = field(default_factory=dict)
+    nonfinite_grads: dict[str, int] = field(default_factory=dict)
+    reports: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+    @property
+    def nonfinite_phases(self) -> list[str]:
+        """Phases whose loss was NaN or infinite."""
+        return [name for name, value in self.losses.items() if not np.isfinite(value)]
+
+
+def is_due(batch_idx: int, interval: int | None) -> bool:
+    """Whether a lazily regularised phase runs at this step (None = every step)."""
+    return interval is None or batch_idx % interval == 0
+
+
+def clean_gradients(module: torch.nn.Module) -> torch.Tensor:
+    """Replace NaN gradients by 0 and +-inf by +-1e5 (as the official loop does) and return how
+    many elements were not finite, as a tensor (no synchronisation)."""
+    bad = torch.zeros([], dtype=torch.int64, device=next(module.parameters()).device)
+    for p in module.parameters():
+        if p.grad is not None:
+            bad += (~torch.isfinite(p.grad)).sum()
+            torch.nan_to_num(p.grad, nan=0.0, posinf=1e5, neginf=-1e5, out=p.grad)
+    return bad
+
+
+def training_step(
+    state: TrainingState,
+    config: TrainingConfig,
+    real_img: torch.Tensor,
+    real_c: torch.Tensor,
+    gen_z: torch.Tensor,
+    gen_c: torch.Tensor,
+) -> StepResult:
+    """One minibatch: the four phases, the G_ema update, the counters.
+
+    ``real_img`` is ``[B, C, H, W]`` in [-1, 1]; ``gen_z`` and ``gen_c`` hold one batch of
+    latents and labels per phase (``[4, B, ...]``).
+    """
+    G, D = state.G, state.D
+    mixing_prob = config.style_mixing_prob
+    step = state.batch_idx
+    pending: list[tuple[str, torch.Tensor, torch.Tensor]] = []
+    result = StepResult()
+
+    def run_phase(name, module, optimizer, compute: Callable[[], loss.PhaseLoss], gain=1):
+        optimizer.zero_grad(set_to_none=True)
+        module.requires_grad_(True)
+        phase = compute()
+        (phase.loss * gain).backward()
+        module.requires_grad_(False)
+        bad_grads = clean_gradients(module)
+        optimizer.step()
+        pending.append((name, phase.loss.detach(), bad_grads))
+        result.reports[name] = phase.report
+        state.count(f"phase/{name}")
+        return phase
+
+    # G main: make D call the fakes real.
+    run_phase(
+        "Gmain", G, state.G_opt, lambda: loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob)
+    )
+
+    # G reg: path length regularisation, lazily; the loss is scaled by the interval.
+    if config.pl_weight > 0 and is_due(step, config.g_reg_interval):
+        phase = run_phase(
+            "Greg",
+            G,
+            state.G_opt,
+            lambda: loss.generator_path_length(
+                G,
+                gen_z[1],
+                gen_c[1],
+                state.pl_mean,
+                weight=config.pl_weight,
+                batch_shrink=config.pl_batch_shrink,
+                decay=config.pl_decay,
+                style_mixing_prob=mixing_prob,
+            ),
+            gain=config.g_reg_interval or 1,
+        )
+        state.pl_mean.copy_(phase.pl_mean)
+
+    # D main: fakes down, reals up.
+    run_phase(
+        "Dmain",
+        D,
+        state.D_opt,
+        lambda: loss.discriminator_main(G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob),
+    )
+
+    # D reg: R1 on the reals, lazily; the loss is scaled by the interval.
+    if config.r1_gamma > 0 and is_due(step, config.d_reg_interval):
+        run_phase(
+            "Dreg",
+            D,
+            state.D_opt,
+            lambda: loss.discriminator_r1(D, real_img, real_c, config.r1_gamma),
+            gain=config.d_reg_interval or 1,
+        )
+
+    # G_ema follows G with a half-life of ema_kimg (ramped up early in training).
+    batch_size = real_img.shape[0]
+    beta = ema_beta(batch_size, state.cur_nimg, config.ema_kimg, config.ema_rampup)
+    update_ema(state.G_ema, G, beta)
+
+    state.cur_nimg += batch_size
+    state.batch_idx += 1
+
+    # One synchronisation per step: read every phase's loss and non-finite gradient count.
+    values = torch.stack([torch.stack([value.float(), bad.float()]) for _, value, bad in pending])
+    values = values.tolist()
+    for (name, _, _), (value, bad) in zip(pending, values, strict=True):
+        result.losses[name] = value
+        result.nonfinite_grads[name] = int(bad)
+    return result
+
+
+# ---- data ---------------------------------------------------------------------------------------
+
+
+def open_dataset(config: TrainingConfig):
+    """The training images named by the config (the bundled sample when ``data`` is None)."""
+    from stylegan.data import ImageDataset, sample_dataset_path
+
+    path = config.data if config.data is not None else sample_dataset_path()
+    dataset = ImageDataset(
+        path,
+        resolution=config.resolution,
+        use_labels=config.cond,
+        xflip=config.mirror,
+        max_size=config.max_size,
+        random_seed=config.random_seed,
+    )
+    if config.cond and not dataset.has_labels:
+        raise StyleGANError(
+            f"--cond needs class labels, but dataset {path} has none in dataset.json; "
+            "train unconditionally or add labels (stylegan dataset --labels CSV)"
+        )
+    return dataset
+
+
+def dataset_resolution(path: str | Path | None) -> int:
+    """The image resolution of a dataset (the bundled sample for None)."""
+    from stylegan.data import ImageDataset, sample_dataset_path
+
+    return ImageDataset(path if path is not None else sample_dataset_path()).resolution
+
+
+class ShuffledStream(torch.utils.data.Sampler):
+    """Endless dataset indices: a fresh permutation every epoch, starting at position ``start``.
+
+    Index ``p`` of the stream depends only on ``seed`` and ``p`` (epoch ``p // len``), so a
+    resumed run jumps straight to where it stopped instead of replaying the stream.
+    """
+
+    def __init__(self, size: int, seed: int, start: int = 0):
+        self.size, self.seed, self.start = size, seed, start
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, offset = divmod(self.start, self.size)
+        while True:
+            order = np.random.default_rng([self.seed, epoch]).permutation(self.size)
+            yield from (int(i) for i in order[offset:])
+            epoch, offset = epoch + 1, 0
+
+
+def _ignore_sigint(_worker_id: int) -> None:
+    # Ctrl-C reaches the whole process group; workers leave it to the training process.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def real_batches(
+    dataset, config: TrainingConfig, start: int, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless ``(images in [-1, 1], labels)`` batches from stream position ``start``.
+
+    The order depends only on the seed and the position, so a resumed run sees the same images.
+    """
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        sampler=ShuffledStream(len(dataset), config.random_seed, start),
+        num_workers=config.num_workers,
+        pin_memory=device.type == "cuda",
+        worker_init_fn=_ignore_sigint if config.num_workers > 0 else None,
+        # A private generator: creating the iterator must not consume the global RNG.
+        generator=torch.Generator().manual_seed(config.random_seed),
+        persistent_workers=config.num_workers > 0,
+    )
+    for images, labels in loader:
+        images = images.to(device, non_blocking=True).to(torch.float32) / 127.5 - 1
+        yield images, labels.to(device, torch.float32, non_blocking=True)
+
+
+def sample_labels(dataset, n: int, device: torch.device) -> torch.Tensor:
+    """Labels for ``n`` fakes, drawn from the dataset's label distribution (numpy RNG)."""
+    if dataset.label_dim == 0:
+        return torch.zeros([n, 0], device=device)
+    idx = np.random.randint(len(dataset), size=n)
+    return torch.from_numpy(np.stack([dataset.get_label(int(i)) for i in idx])).to(device)
+
+
+# ---- sample grids -------------------------------------------------------------------------------
+
+
+@dataclass
+class SampleGrid:
+    """Fixed reals and latents shown in ``reals.png`` and every ``fakes*.png``."""
+
+    columns: int
+    rows: int
+    reals: np.ndarray  # uint8 [N, H, W, C]
+    z: torch.Tensor  # latents of seeds 0 .. N-1 (as `stylegan generate --seeds` draws them)
+    c: torch.Tensor
+
+
+def make_sample_grid(dataset, config: TrainingConfig, z_dim: int) -> SampleGrid:
+    """Pick the reals (grouped by class for conditional runs) and the fixed seeds for fakes."""
+    res = dataset.resolution
+    if config.grid_size is not None:
+        columns, rows = config.grid_size
+    else:
+        columns, rows = int(np.clip(1280 // res, 4, 16)), int(np.clip(720 // res, 4, 12))
+    rnd = np.random.RandomState(config.random_seed)
+    n = columns * rows
+    if not dataset.has_labels:
+        order = np.arange(len(dataset))
+        rnd.shuffle(order)
+        indices = [int(order[i % len(order)]) for i in range(n)]
+    else:
+        groups: dict[tuple, list[int]] = {}
+        for i in range(len(dataset)):
+            groups.setdefault(tuple(dataset.get_label(i).tolist()), []).append(i)
+        keys = sorted(groups, reverse=True)
+        for key in keys:
+            rnd.shuffle(groups[key])
+        indices = []
+        for row in range(rows):  # one class per row, cycling through the classes
+            members = groups[keys[row % len(keys)]]
+            start = (row // len(keys)) * columns
+            indices += [members[(start + col) % len(members)] for col in range(columns)]
+    items = [dataset[i] for i in indices]
+    reals = np.stack([img.transpose(1, 2, 0) for img, _ in items])
+    c = torch.from_numpy(np.stack([label for _, label in items])).to(torch.float32)
+    z = z_from_seeds(list(range(n)), z_dim)
+    return SampleGrid(columns, rows, reals, z, c)
+
+
+@torch.no_grad()
+def save_fakes(G_ema, grid: SampleGrid, path: Path, batch_size: int = 32) -> Path:
+    """Render the grid's seeds with G_ema (constant noise) into one PNG."""
+    device = next(G_ema.parameters()).device
+    images = []
+    for z, c in zip(grid.z.split(batch_size), grid.c.split(batch_size), strict=True):
+        img = G_ema(z.to(device), c.to(device), noise_mode="const")
+        images.append(to_uint8(img))
+    return save_image(make_grid(torch.cat(images).numpy(), cols=grid.columns), path)
+
+
+# ---- run folders and snapshots ------------------------------------------------------------------
+
+
+def snapshot_name(cur_nimg: int) -> str:
+    """``network-snapshot-<kimg:06d>``, as NVIDIA names them."""
+    return f"network-snapshot-{cur_nimg // 1000:06d}"
+
+
+def list_snapshots(run_dir: Path) -> list[Path]:
+    """Snapshot folders of a run, oldest first."""
+    if not run_dir.is_dir():
+        return []
+    found = [
+        (int(m.group(1)), p.stat().st_mtime, p)
+        for p in run_dir.iterdir()
+        if p.is_dir() and (m := SNAPSHOT_PATTERN.match(p.name))
+    ]
+    return [p for *_, p in sorted(found)]
+
+
+def find_latest_snapshot(outdir: str | Path) -> Path | None:
+    """The newest snapshot in ``outdir`` itself (a run folder) or else in its newest run folder."""
+    outdir = Path(outdir)
+    own = list_snapshots(outdir)
+    if own:
+        return own[-1]
+    if not outdir.is_dir():
+        return None
+    runs = sorted(
+        (int(m.group(1)), p)
+        for p in outdir.iterdir()
+        if p.is_dir() and (m := RUN_PATTERN.match(p.name))
+    )
+    for _, run in reversed(runs):
+        snapshots = list_snapshots(run)
+        if snapshots:
+            return snapshots[-1]
+    return None
+
+
+def new_run_dir(outdir: Path, description: str) -> Path:
+    """``outdir/<NNNNN>-<description>`` with the next free number."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    ids = [int(m.group(1)) for p in outdir.iterdir() if (m := RUN_PATTERN.match(p.name))]
+    run_dir = outdir / f"{max(ids, default=-1) + 1:05d}-{description}"
+    run_dir.mkdir()
+    return run_dir
+
+
+def run_description(config: TrainingConfig, dataset_name: str) -> str:
+    """``<dataset>-<cfg>[-cond][-mirror]-batch<B>-gamma<g>``."""
+    parts = [dataset_name, config.preset]
+    parts += ["cond"] if config.cond else []
+    parts += ["mirror"] if config.mirror else []
+    parts += [f"batch{config.batch_size}", f"gamma{config.r1_gamma:g}"]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
+
+
+def resolve_resume(resume: str | Path, outdir: Path) -> tuple[Path, Path | None]:
+    """Turn ``--resume`` into ``(snapshot, run folder to continue in or None for a new one)``.
+
+    ``latest`` and run folders continue in place; an explicit snapshot starts a new run folder.
+    """
+    if str(resume) == "latest":
+        snapshot = find_latest_snapshot(outdir)
+        if snapshot is None:
+            raise StyleGANError(
+                f"--resume latest: no network-snapshot-* found in {outdir} or its run folders; "
+                "give --outdir of an earlier run or a snapshot path"
+            )
+        return snapshot, snapshot.parent
+    path = Path(resume).expanduser()
+    if not path.exists():
+        raise StyleGANError(
+            f"--resume: {path} does not exist; give a network-snapshot-* folder, a run folder "
+            "or 'latest'"
+        )
+    if path.is_dir() and (path / "training_options.json").is_file():
+        snapshots = list_snapshots(path)
+        if not snapshots:
+            raise StyleGANError(f"--resume: run folder {path} has no network-snapshot-* yet")
+        return snapshots[-1], path
+    return path, None
+
+
+def saved_config(resume: str | Path, outdir: str | Path) -> TrainingConfig | None:
+    """The options of the run that ``resume`` points at (None for foreign checkpoints)."""
+    from stylegan.io.checkpoint import read_config
+
+    snapshot, run_dir = resolve_resume(resume, Path(outdir).expanduser())
+    if run_dir is not None and (run_dir / "training_options.json").is_file():
+        return load_training_options(run_dir)
+    options = read_config(snapshot).get("metadata", {}).get("training_options")
+    return TrainingConfig.from_dict(options) if options else None
+
+
+# ---- Ctrl-C and SIGTERM -------------------------------------------------------------------------
+
+
+class GracefulStop:
+    """While active, SIGINT and SIGTERM only set ``requested``; a second Ctrl-C stops at once."""
+
+    def __init__(self):
+        self.requested: str | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, _frame):
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+
+def train(
+    config: TrainingConfig,
+    outdir: str | Path = "training-runs",
+    resume: str | Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Train StyleGAN2 as ``config`` says and return the run folder.
+
+    ``resume``: ``"latest"`` (newest snapshot under ``outdir``, continued in its own run
+    folder), a run folder (continued in place) or a snapshot path (continued in a new run
+    folder). Everything is restored: networks, optimisers, counters, pl_mean and RNG states.
+    """
+    validate(config)
+    device = resolve_device(config.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False  # accuracy over speed, as NVIDIA does
+        torch.backends.cudnn.allow_tf32 = False
+    outdir = Path(outdir).expanduser()
+    dataset = open_dataset(config)
+    c_dim = dataset.label_dim if config.cond else 0
+
+    # Networks, optimisers and counters: fresh, or restored from a snapshot.
+    torch.manual_seed(config.random_seed)
+    np.random.seed(config.random_seed)
+    random.seed(config.random_seed)
+    saved_rng = None
+    run_dir = None
+    if resume is not None:
+        from stylegan.io.checkpoint import load_checkpoint
+
+        snapshot, run_dir = resolve_resume(resume, outdir)
+        ckpt = load_checkpoint(snapshot, device=device)
+        state = TrainingState.from_checkpoint(ckpt, config, restore_random=False)
+        _check_fits(state.G, dataset, c_dim, snapshot)
+        if ckpt.training_state is not None:
+            saved_rng = ckpt.training_state["rng"]
+    else:
+        G, D = build_networks(config, dataset.resolution, dataset.num_channels, c_dim)
+        state = TrainingState.create(config, G.to(device), D.to(device))
+    continuing = run_dir is not None
+    if run_dir is None:
+        run_dir = new_run_dir(outdir, run_description(config, dataset.name))
+    options = dict(config.to_dict(), derived=_derived_options(dataset, state, device, run_dir))
+    (run_dir / "training_options.json").write_text(json.dumps(options, indent=2) + "\n")
+
+    bar = _progress_bar(config, state, progress)
+    log = RunLog(run_dir, echo=bar.write if bar is not None else None)
+    try:
+        log.line()
+        log.line(f"Run folder:  {run_dir}")
+        log.line(
+            f"Dataset:     {dataset.path} ({len(dataset)} images, {dataset.resolution} px, "
+            f"{'labels ' + str(c_dim) if c_dim else 'no labels'})"
+        )
+        log.line(
+            f"Preset:      {config.preset} (batch {config.batch_size}, gamma "
+            f"{config.r1_gamma:g}, {config.total_kimg:g} kimg) on {device}"
+        )
+        if resume is not None:
+            how = "continuing in place" if continuing else "in a new run folder"
+            what = "full training state" if saved_rng is not None else "networks only"
+            log.line(f"Resuming:    {snapshot} at kimg {state.kimg:.1f} ({what}, {how})")
+        grid = make_sample_grid(dataset, config, state.G.z_dim)
+        if not (run_dir / "reals.png").exists():
+            save_image(make_grid(grid.reals, cols=grid.columns), run_dir / "reals.png")
+        if state.cur_nimg == 0:
+            save_fakes(state.G_ema, grid, run_dir / "fakes_init.png")
+        batches = real_batches(dataset, config, state.data_position, device)
+        if saved_rng is not None:  # last, so that nothing above disturbs the restored streams
+            restore_rng(saved_rng)
+        _run(state, config, dataset, batches, grid, run_dir, device, log, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+        log.close()
+    return run_dir
+
+
+@dataclass
+class _Tick:
+    """Clock and counters of the tick in progress."""
+
+    run_start: float
+    start: float
+    start_nimg: int
+    maintenance_sec: float = 0.0
+    nonfinite_steps: int = 0
+
+
+def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> None:
+    """Steps until ``total_kimg``; at the end of every tick a log line, grids and snapshots."""
+    batch_size = config.batch_size
+    total_nimg = round(config.total_kimg * 1000)
+    tick_nimg = max(round(config.kimg_per_tick * 1000), 1)
+    if state.cur_nimg >= total_nimg:
+        log.line(f"Already trained {state.kimg:g} kimg of {config.total_kimg:g}; raise --kimg.")
+        return
+    log.line(f"Training for {config.total_kimg:g} kimg...")
+    log.line()
+    stats = StatsCollector()
+    now = time.time()
+    tick = _Tick(run_start=now, start=now, start_nimg=state.cur_nimg)
+    session_start_nimg = bar_nimg = state.cur_nimg
+    snapshot = None
+
+    with GracefulStop() as stop:
+        while True:
+            # A real batch, latents and labels for each phase, then the phases themselves.
+            real_img, real_c = next(batches)
+            state.data_position += batch_size
+            gen_z = torch.randn([len(PHASES), batch_size, state.G.z_dim], device=device)
+            gen_c = sample_labels(dataset, len(PHASES) * batch_size, device)
+            gen_c = gen_c.reshape(len(PHASES), batch_size, -1)
+            result = training_step(state, config, real_img, real_c, gen_z, gen_c)
+
+            for report in result.reports.values():
+                for name, value in report.items():
+                    stats.add(name, value)
+            _check_finite(result, state, config, stats, tick, log, run_dir)
+            if bar is not None:
+                elapsed = time.time() - tick.run_start
+                sec_per_kimg = elapsed / ((state.cur_nimg - session_start_nimg) / 1000)
+                bar.update(min(batch_size, total_nimg - bar_nimg) / 1000)
+                bar_nimg = min(state.cur_nimg, total_nimg)
+                bar.set_postfix_str(_bar_text(result, sec_per_kimg), refresh=False)
+
+            # Ticks end every kimg_per_tick, after the very first step, and at the end.
+            done = state.cur_nimg >= total_nimg or stop.requested is not None
+            first_step = state.cur_tick == 0
+            if not (done or first_step or state.cur_nimg >= tick.start_nimg + tick_nimg):
+                continue
+            tick_end = time.time()
+            _log_tick(state, tick, tick_end, stats, device, log)
+            tick_index = state.cur_tick
+            state.cur_tick += 1
+
+            kimg_name = f"{state.cur_nimg // 1000:06d}"
+            image_every = config.image_snapshot_ticks or config.snapshot_ticks
+            if done or (image_every is not None and tick_index % image_every == 0):
+                save_fakes(state.G_ema, grid, run_dir / f"fakes{kimg_name}.png")
+            snap_every = config.snapshot_ticks
+            if done or (snap_every is not None and tick_index % snap_every == 0):
+                snapshot = _save_snapshot(state, config, run_dir)
+
+            log.tick(stats.summary(), state.kimg, tick.run_start)
+            stats.reset()
+            now = time.time()
+            tick = _Tick(tick.run_start, now, state.cur_nimg, maintenance_sec=now - tick_end)
+            if done:
+                break
+
+    log.line()
+    if stop.requested is not None:
+        log.line(
+            f"Stopped by {stop.requested} at kimg {state.kimg:.3f}; resumable snapshot: {snapshot}"
+        )
+        log.line(f"Continue with: stylegan train --outdir {run_dir} --resume latest")
+    else:
+        log.line(f"Done: {state.kimg:g} kimg. Final snapshot: {snapshot}")
+
+
+def _check_finite(result, state, config, stats, tick, log, run_dir) -> None:
+    """Count and report NaN/inf losses and gradients; abort if the losses stay non-finite."""
+    bad_losses = result.nonfinite_phases
+    bad_grads = {name: n for name, n in result.nonfinite_grads.items() if n}
+    state.nonfinite_streak = state.nonfinite_streak + 1 if bad_losses else 0
+    if not (bad_losses or bad_grads):
+        return
+    state.count("nonfinite/loss", len(bad_losses))
+    state.count("nonfinite/grads", sum(bad_grads.values()))
+    stats.add("Nonfinite/loss", len(bad_losses))
+    stats.add("Nonfinite/grads", sum(bad_grads.values()))
+    tick.nonfinite_steps += 1
+    if tick.nonfinite_steps <= MAX_WARNINGS_PER_TICK:
+        log.line(_nonfinite_warning(state, bad_losses, bad_grads))
+    elif tick.nonfinite_steps == MAX_WARNINGS_PER_TICK + 1:
+        log.line("warning: more non-finite values this tick; the tick line counts them")
+    if state.nonfinite_streak >= config.max_nonfinite_steps:
+        raise StyleGANError(
+            f"training diverged: losses were NaN or infinite for {state.nonfinite_streak} steps "
+            f"in a row (kimg {state.kimg:.1f}); resume from an earlier snapshot in {run_dir} "
+            "with a lower --glr/--dlr, a larger --gamma or a larger --batch"
+        )
+
+
+def _log_tick(state, tick: _Tick, tick_end: float, stats, device, log) -> None:
+    """The official-style tick line, and the same numbers into the tick's statistics."""
+    tick_sec = tick_end - tick.start
+    sec_per_kimg = tick_sec / (max(state.cur_nimg - tick.start_nimg, 1) / 1000)
+    cpu_gb, gpu_gb = cpu_memory_gb(), gpu_memory_gb(device)
+    summary = stats.summary()
+    fields = [
+        f"tick {state.cur_tick:<5d}",
+        f"kimg {state.kimg:<8.1f}",
+        f"time {format_time(tick_end - tick.run_start):<12s}",
+        f"sec/tick {tick_sec:<7.1f}",
+        f"sec/kimg {sec_per_kimg:<7.2f}",
+        f"maintenance {tick.maintenance_sec:<6.1f}",
+        f"cpumem {cpu_gb:<6.2f}",
+        f"gpumem {gpu_gb:<6.2f}",
+        f"augment {state.augment_p:.3f}",
+        f"G {_mean(summary, 'Loss/G/loss', '.3f')}",
+        f"D {_mean(summary, 'Loss/D/loss', '.3f')}",
+        f"pl {_mean(summary, 'Loss/pl_penalty', '.4f')}",
+        f"r1 {_mean(summary, 'Loss/r1_penalty', '.4f')}",
+    ]
+    if tick.nonfinite_steps:
+        fields.append(f"nonfinite-steps {tick.nonfinite_steps}")
+    log.line(" ".join(fields))
+    for name, value in {
+        "Progress/tick": state.cur_tick,
+        "Progress/kimg": state.kimg,
+        "Progress/augment": state.augment_p,
+        "Progress/pl_mean": float(state.pl_mean),
+        "Timing/total_sec": tick_end - tick.run_start,
+        "Timing/sec_per_tick": tick_sec,
+        "Timing/sec_per_kimg": sec_per_kimg,
+        "Timing/maintenance_sec": tick.maintenance_sec,
+        "Resources/cpu_mem_gb": cpu_gb,
+        "Resources/peak_gpu_mem_gb": gpu_gb,
+    }.items():
+        stats.add(name, value)
+
+
+def _mean(summary: dict, name: str, spec: str) -> str:
+    """A tick average for the log line; ``-`` when the phase did not run this tick."""
+    return format(summary[name]["mean"], spec) if name in summary else "-"
+
+
+def _save_snapshot(state: TrainingState, config: TrainingConfig, run_dir: Path) -> Path:
+    """Write a resumable snapshot, then drop the oldest beyond ``keep_snapshots``."""
+    path = run_dir / snapshot_name(state.cur_nimg)
+    state.save(path, metadata={"run": run_dir.name, "training_options": config.to_dict()})
+    for old in list_snapshots(run_dir)[: -config.keep_snapshots]:
+        if old != path:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _check_fits(G, dataset, c_dim: int, snapshot: Path) -> None:
+    if G.img_resolution != dataset.resolution or G.img_channels != dataset.num_channels:
+        raise StyleGANError(
+            f"{snapshot} generates {G.img_resolution} px images with {G.img_channels} channels, "
+            f"but the dataset has {dataset.resolution} px with {dataset.num_channels}; "
+            "resume with the dataset it was trained on"
+        )
+    if G.c_dim != c_dim:
+        raise StyleGANError(
+            f"{snapshot} has {G.c_dim} label dimensions but the run uses {c_dim}; "
+            "match --cond to the snapshot (and use the same dataset)"
+        )
+
+
+def _derived_options(dataset, state: TrainingState, device, run_dir: Path) -> dict:
+    """Facts about the run that the config does not state (for training_options.json)."""
+    return {
+        "run_dir": str(run_dir),
+        "dataset": {
+            "path": str(dataset.path),
+            "name": dataset.name,
+            "num_images": len(dataset),
+            "resolution": dataset.resolution,
+            "num_channels": dataset.num_channels,
+            "label_dim": dataset.label_dim,
+        },
+        "device": str(device),
+        "torch": torch.__version__,
+        "G_kwargs": state.G.init_kwargs,
+        "D_kwargs": state.D.init_kwargs,
+        "G_opt": {k: state.G_opt.param_groups[0][k] for k in ("lr", "betas", "eps")},
+        "D_opt": {k: state.D_opt.param_groups[0][k] for k in ("lr", "betas", "eps")},
+    }
+
+
+def _nonfinite_warning(state: TrainingState, bad_losses: list[str], bad_grads: dict) -> str:
+    parts = []
+    if bad_losses:
+        parts.append(f"non-finite loss in {', '.join(bad_losses)}")
+    if bad_grads:
+        counts = ", ".join(f"{name} {n}" for name, n in bad_grads.items())
+        parts.append(f"non-finite gradient elements ({counts}) set to 0 / +-1e5")
+    return f"warning: step {state.batch_idx} (kimg {state.kimg:.3f}): {'; '.join(parts)}"
+
+
+def _progress_bar(config: TrainingConfig, state: TrainingState, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=config.total_kimg,
+        initial=min(state.kimg, config.total_kimg),
+        disable=None,  # no bar when the output is not a terminal (logs, CI)
+        unit="kimg",
+        dynamic_ncols=True,
+        bar_format="{l_bar}{bar}| {n:.2f}/{total:g} kimg [{elapsed}<{remaining}{postfix}]",
+    )
+
+
+def _bar_text(result: StepResult, sec_per_kimg: float) -> str:
+    g = result.losses.get("Gmain", float("nan"))
+    d = result.losses.get("Dmain", float("nan"))
+    return f"{sec_per_kimg:.1f} s/kimg, G {g:.3f}, D {d:.3f}"

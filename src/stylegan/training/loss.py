@@ -1,0 +1,158 @@
+"""The StyleGAN2 objectives (Karras et al. 2020, sections 2 and 3, with Mescheder et al.'s R1).
+
+Each phase of a training step has one function here returning a :class:`PhaseLoss`: the scalar
+to backpropagate (before the lazy-regularisation gain, which the loop applies) and per-sample
+values to report. Logits are D's raw outputs; ``softplus(-x) = -log sigmoid(x)``.
+
+* ``generator_main``: non-saturating loss, G wants D to call its images real.
+* ``generator_path_length``: path length regularisation on ``ws``, around a running mean.
+* ``discriminator_main``: logistic loss, fakes down and reals up.
+* ``discriminator_r1``: R1, the squared gradient norm of D at real images, times gamma / 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass
+class PhaseLoss:
+    """What one phase computed: ``loss`` to backpropagate and per-sample values to report."""
+
+    loss: torch.Tensor
+    report: dict[str, torch.Tensor] = field(default_factory=dict)
+    pl_mean: torch.Tensor | None = None  # the updated running mean (path length phase only)
+
+
+def mix_styles(
+    G: nn.Module, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor, prob: float
+) -> torch.Tensor:
+    """Style mixing regularisation: with probability ``prob`` the layers from a random cutoff in
+    ``[1, num_ws)`` on take their w from a second latent (w_avg is not updated by it).
+
+    One decision and one cutoff per minibatch, as in the official code. The draws use the global
+    torch RNG on the CPU, so they are reproducible and independent of the device.
+    """
+    num_ws = ws.shape[1]
+    if prob <= 0 or num_ws < 2 or torch.rand([]).item() >= prob:
+        return ws
+    cutoff = int(torch.randint(1, num_ws, []).item())
+    mixed = G.mapping(torch.randn_like(z), c, update_emas=False)
+    take_second = torch.arange(num_ws, device=ws.device) >= cutoff
+    return torch.where(take_second[None, :, None], mixed, ws)
+
+
+def run_generator(
+    G: nn.Module,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    style_mixing_prob: float = 0.0,
+    update_emas: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Map, maybe mix styles, synthesise with random noise: returns ``(images, ws)``."""
+    ws = G.mapping(z, c, update_emas=update_emas)
+    ws = mix_styles(G, ws, z, c, style_mixing_prob)
+    img = G.synthesis(ws, update_emas=update_emas)
+    return img, ws
+
+
+def generator_main(
+    G: nn.Module, D: nn.Module, z: torch.Tensor, c: torch.Tensor, style_mixing_prob: float
+) -> PhaseLoss:
+    """Non-saturating generator loss ``softplus(-D(G(z)))``."""
+    fake_img, _ = run_generator(G, z, c, style_mixing_prob)
+    fake_logits = D(fake_img, c)
+    loss = F.softplus(-fake_logits)
+    report = {
+        "Loss/scores/fake": fake_logits,
+        "Loss/signs/fake": fake_logits.sign(),
+        "Loss/G/loss": loss,
+    }
+    return PhaseLoss(loss.mean(), report)
+
+
+def generator_path_length(
+    G: nn.Module,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    pl_mean: torch.Tensor,
+    *,
+    weight: float,
+    batch_shrink: int,
+    decay: float,
+    style_mixing_prob: float,
+) -> PhaseLoss:
+    """Path length regularisation: ``weight * (|J_w^T y| - a)^2`` with ``y`` random image-space
+    noise scaled by ``1/sqrt(H*W)``, on a batch shrunk by ``batch_shrink``.
+
+    ``a`` is an exponential moving average of the lengths (``decay``); the returned
+    ``PhaseLoss.pl_mean`` is its new value. As in the official code the penalty is taken around
+    the freshly updated mean, gradient included.
+    """
+    n = max(z.shape[0] // batch_shrink, 1)
+    fake_img, ws = run_generator(G, z[:n], c[:n], style_mixing_prob)
+    height, width = fake_img.shape[2], fake_img.shape[3]
+    noise = torch.randn_like(fake_img) / math.sqrt(height * width)
+    (grads,) = torch.autograd.grad(
+        outputs=[(fake_img * noise).sum()], inputs=[ws], create_graph=True, only_inputs=True
+    )
+    lengths = grads.square().sum(2).mean(1).sqrt()
+    new_mean = pl_mean.lerp(lengths.mean(), decay)
+    penalty = (lengths - new_mean).square()
+    loss = penalty * weight
+    report = {"Loss/pl_penalty": penalty, "Loss/G/reg": loss}
+    return PhaseLoss(loss.mean(), report, pl_mean=new_mean.detach())
+
+
+def discriminator_main(
+    G: nn.Module,
+    D: nn.Module,
+    real_img: torch.Tensor,
+    real_c: torch.Tensor,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    style_mixing_prob: float,
+) -> PhaseLoss:
+    """Logistic discriminator loss ``softplus(D(G(z))) + softplus(-D(x))``.
+
+    Also the one place where running averages move (``update_emas=True``): G's ``w_avg`` is
+    tracked on the latents drawn for D's fakes, as in the stylegan3 repository.
+    """
+    fake_img, _ = run_generator(G, z, c, style_mixing_prob, update_emas=True)
+    fake_logits = D(fake_img, c, update_emas=True)
+    real_logits = D(real_img, real_c)
+    loss_fake = F.softplus(fake_logits)
+    loss_real = F.softplus(-real_logits)
+    report = {
+        "Loss/scores/fake": fake_logits,
+        "Loss/signs/fake": fake_logits.sign(),
+        "Loss/scores/real": real_logits,
+        "Loss/signs/real": real_logits.sign(),
+        "Loss/D/loss": loss_fake + loss_real,
+    }
+    return PhaseLoss(loss_fake.mean() + loss_real.mean(), report)
+
+
+def discriminator_r1(
+    D: nn.Module, real_img: torch.Tensor, real_c: torch.Tensor, gamma: float
+) -> PhaseLoss:
+    """R1 regularisation ``gamma / 2 * |grad_x D(x)|^2`` on real images."""
+    real_img = real_img.detach().requires_grad_(True)
+    real_logits = D(real_img, real_c)
+    (grads,) = torch.autograd.grad(
+        outputs=[real_logits.sum()], inputs=[real_img], create_graph=True, only_inputs=True
+    )
+    penalty = grads.square().sum([1, 2, 3])
+    loss = penalty * (gamma / 2)
+    report = {
+        "Loss/scores/real": real_logits,
+        "Loss/signs/real": real_logits.sign(),
+        "Loss/r1_penalty": penalty,
+        "Loss/D/reg": loss,
+    }
+    return PhaseLoss(loss.mean(), report)
