@@ -119,6 +119,7 @@ _TRAIN_FLAGS = {
     "data": "data",
     "cfg": "preset",
     "kimg": "total_kimg",
+    "minutes": "max_minutes",
     "tick": "kimg_per_tick",
     "snap": "snapshot_ticks",
     "img_snap": "image_snapshot_ticks",
@@ -170,6 +171,12 @@ def _bool_flag(name: str, help: str):
     type=click.FloatRange(min=0, min_open=True),
     metavar="KIMG",
     help="Training length in thousands of real images.",
+)
+@click.option(
+    "--minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="MIN",
+    help="Also stop after this many minutes (a resumable snapshot is written).",
 )
 @click.option(
     "--tick",

@@ -223,3 +223,11 @@ def test_conditional_training(tiny_config, tmp_path):
 def test_cond_needs_labels(tiny_config, unlabelled_dataset, tmp_path):
     with pytest.raises(StyleGANError, match="--cond needs class labels"):
         train(tiny_config(cond=True, data=str(unlabelled_dataset)), tmp_path, progress=False)
+
+
+def test_time_limit_stops_with_a_resumable_snapshot(tiny_config, tmp_path):
+    config = tiny_config(steps=1000, kimg_per_tick=0.004, max_minutes=1e-6)
+    run = train(config, tmp_path, progress=False)
+    state = load_checkpoint(find_latest_snapshot(run)).training_state
+    assert 0 < state["cur_nimg"] < config.total_kimg * 1000
+    assert "Time limit of 1e-06 min reached" in (run / "log.txt").read_text()

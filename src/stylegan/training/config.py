@@ -64,6 +64,7 @@ class TrainingConfig:
 
     # Schedule and outputs.
     total_kimg: float = 25000
+    max_minutes: float | None = None  # also stop (with a snapshot) after this long in one session
     kimg_per_tick: float = 4
     snapshot_ticks: int | None = 50  # network snapshot every N ticks; None = only at the end
     image_snapshot_ticks: int | None = None  # sample grid every N ticks; None = with snapshots
@@ -162,7 +163,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     ),
     "small": dict(
         total_kimg=100, batch_size=16, mbstd_group_size=4, channel_base=4096, channel_max=128,
-        z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.1, ema_kimg=5.0,
+        z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.05, ema_kimg=5.0,
         ema_rampup=0.05, map_depth=2, kimg_per_tick=2, snapshot_ticks=5, image_snapshot_ticks=1,
         keep_snapshots=3, **_CPU_NETS,
     ),

@@ -547,6 +547,7 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
     now = time.time()
     tick = _Tick(run_start=now, start=now, start_nimg=state.cur_nimg)
     session_start_nimg = bar_nimg = state.cur_nimg
+    time_limit = None if config.max_minutes is None else config.max_minutes * 60
     snapshot = None
 
     with GracefulStop() as stop:
@@ -571,7 +572,8 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
                 bar.set_postfix_str(_bar_text(result, sec_per_kimg), refresh=False)
 
             # Ticks end every kimg_per_tick, after the very first step, and at the end.
-            done = state.cur_nimg >= total_nimg or stop.requested is not None
+            out_of_time = time_limit is not None and time.time() - tick.run_start >= time_limit
+            done = state.cur_nimg >= total_nimg or out_of_time or stop.requested is not None
             first_step = state.cur_tick == 0
             if not (done or first_step or state.cur_nimg >= tick.start_nimg + tick_nimg):
                 continue
@@ -601,6 +603,11 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
             f"Stopped by {stop.requested} at kimg {state.kimg:.3f}; resumable snapshot: {snapshot}"
         )
         log.line(f"Continue with: stylegan train --outdir {run_dir} --resume latest")
+    elif state.cur_nimg < total_nimg:
+        log.line(
+            f"Time limit of {config.max_minutes:g} min reached at kimg {state.kimg:.3f}; "
+            f"resumable snapshot: {snapshot}"
+        )
     else:
         log.line(f"Done: {state.kimg:g} kimg. Final snapshot: {snapshot}")
 
