@@ -627,11 +627,12 @@ def video_command(
 )
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Training random seed.")
-def demo_command(outdir: str, minutes: float, device: str, seed: int) -> None:
+@click.option("--preset", default="small", show_default=True, help="Training preset.")
+def demo_command(outdir: str, minutes: float, device: str, seed: int, preset: str) -> None:
     """Train a small model on the bundled emoji sample, then write samples, figures and a video."""
     from stylegan.demo import run_demo
 
-    out = run_demo(outdir, minutes=minutes, device=device, seed=seed)
+    out = run_demo(outdir, minutes=minutes, device=device, seed=seed, preset=preset)
     click.echo("")
     click.echo(f"Training run:       {out.run_dir}")
     click.echo(f"Network snapshot:   {out.snapshot}")

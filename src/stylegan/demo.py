@@ -37,11 +37,12 @@ def run_demo(
     device: str = "auto",
     seed: int = 0,
     progress: bool = True,
+    preset: str = "small",
 ) -> DemoOutputs:
-    """Train ``small`` on the bundled sample for ``minutes``, then write the figures and video."""
+    """Train ``preset`` on the bundled sample for ``minutes``, then write the figures and video."""
     outdir = Path(outdir).expanduser()
     config = make_config(
-        "small", total_kimg=100000, max_minutes=minutes, device=device, random_seed=seed
+        preset, total_kimg=100000, max_minutes=minutes, device=device, random_seed=seed
     )
     run_dir = train(config, outdir / "training-runs", progress=progress)
     snapshot = find_latest_snapshot(run_dir)

@@ -131,6 +131,31 @@ def _check_common(cfg: Any) -> None:
         )
 
 
+class ConfiguredNetwork:
+    """Mixin for networks built from a frozen config: ``from_config``, ``config``, ``init_kwargs``.
+
+    Subclasses set ``config_class`` and store their config as ``self._config``.
+    """
+
+    config_class: ClassVar[type[ConfigBase]]
+    _config: ConfigBase
+
+    @classmethod
+    def from_config(cls, config):
+        """Build a fresh network from a config or its ``to_dict()`` form."""
+        return cls(**cls.config_class.from_dict(config).to_init_kwargs())
+
+    @property
+    def config(self):
+        """The frozen config this network was built from."""
+        return self._config
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        """Official keyword arguments (stylegan3-repository layout) that rebuild this network."""
+        return self._config.to_init_kwargs()
+
+
 @dataclasses.dataclass(frozen=True)
 class MappingConfig(ConfigBase):
     """The mapping network's settings (``mapping_kwargs`` in the official code)."""

@@ -22,7 +22,7 @@ from torch import nn
 from stylegan.errors import StyleGANError
 from stylegan.images import to_uint8
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
+from stylegan.networks.config import ConfiguredNetwork, DiscriminatorConfig, GeneratorConfig
 from stylegan.networks.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
@@ -384,12 +384,14 @@ class SynthesisNetwork(nn.Module):
         )
 
 
-class Generator(nn.Module):
+class Generator(ConfiguredNetwork, nn.Module):
     """StyleGAN2 generator: ``G(z, c) -> images [N, img_channels, H, W]`` in about [-1, 1].
 
     Takes NVIDIA's constructor arguments (as in an official pickle's ``init_kwargs``, either
     repository's layout) and keeps them as a frozen :class:`GeneratorConfig` in ``G.config``.
     """
+
+    config_class = GeneratorConfig
 
     def __init__(
         self,
@@ -433,21 +435,6 @@ class Generator(nn.Module):
             num_ws=self.num_ws,
             **config.mapping.to_dict(),
         )
-
-    @classmethod
-    def from_config(cls, config: GeneratorConfig | Mapping[str, Any]) -> Generator:
-        """Build a fresh generator from a config or its ``to_dict()`` form."""
-        return cls(**GeneratorConfig.from_dict(config).to_init_kwargs())
-
-    @property
-    def config(self) -> GeneratorConfig:
-        """The frozen config this network was built from."""
-        return self._config
-
-    @property
-    def init_kwargs(self) -> dict[str, Any]:
-        """Official keyword arguments (stylegan3-repository layout) that rebuild this network."""
-        return self._config.to_init_kwargs()
 
     def forward(
         self,
@@ -676,12 +663,14 @@ class DiscriminatorEpilogue(nn.Module):
         return f"resolution={self.resolution}, architecture={self.architecture}"
 
 
-class Discriminator(nn.Module):
+class Discriminator(ConfiguredNetwork, nn.Module):
     """StyleGAN2 discriminator: ``D(img, c) -> logits [N, 1]``.
 
     Takes NVIDIA's constructor arguments and keeps them as a frozen
     :class:`DiscriminatorConfig` in ``D.config``.
     """
+
+    config_class = DiscriminatorConfig
 
     def __init__(
         self,
@@ -759,21 +748,6 @@ class Discriminator(nn.Module):
             activation=config.activation,
             conv_clamp=config.conv_clamp,
         )
-
-    @classmethod
-    def from_config(cls, config: DiscriminatorConfig | Mapping[str, Any]) -> Discriminator:
-        """Build a fresh discriminator from a config or its ``to_dict()`` form."""
-        return cls(**DiscriminatorConfig.from_dict(config).to_init_kwargs())
-
-    @property
-    def config(self) -> DiscriminatorConfig:
-        """The frozen config this network was built from."""
-        return self._config
-
-    @property
-    def init_kwargs(self) -> dict[str, Any]:
-        """Official keyword arguments that rebuild this network."""
-        return self._config.to_init_kwargs()
 
     def forward(
         self,
