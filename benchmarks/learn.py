@@ -1,0 +1,140 @@
+"""Learning run: a CPU-scale preset trained for a fixed wall time on twemoji-64 at 32 px.
+
+    python benchmarks/learn.py --minutes 30                       # unconditional, preset small
+    python benchmarks/learn.py --minutes 30 --cond --outdir runs  # conditional on emoji category
+
+The dataset is made from ``../shared/datasets/twemoji-64`` with our dataset tool (box filter to
+32 px; ``--cond`` takes labels from the category column of its ``manifest.csv``). Training writes
+sample grids of fixed seeds after every tick; at the end this script picks the grids nearest to
+evenly spaced times, tiles them into ``timeline.png`` (left to right = later) and writes
+``learn.json`` with kimg, images/s and losses over time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stylegan.data.dataset_tool import convert_dataset
+from stylegan.images import make_grid, save_image
+from stylegan.training import make_config, train
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "twemoji-64"
+
+
+def build_dataset(source: Path, dest: Path, cond: bool) -> Path:
+    """twemoji-64 -> a 32 px zip in NVIDIA's layout (labels = emoji category with ``cond``)."""
+    if dest.exists():
+        return dest
+    labels = None
+    if cond:
+        with open(source / "manifest.csv", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        labels_csv = Path(tempfile.mkdtemp()) / "labels.csv"
+        with open(labels_csv, "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows([(r["file"], r["category"]) for r in rows])
+        labels = str(labels_csv)
+    convert_dataset(source, dest, resolution=32, resize_filter="box", labels=labels)
+    return dest
+
+
+def read_ticks(run_dir: Path) -> list[dict]:
+    """One entry per tick: wall seconds since start, kimg and the mean losses."""
+    ticks = []
+    for line in (run_dir / "stats.jsonl").read_text().splitlines():
+        stats = json.loads(line)
+
+        def mean(name, stats=stats):
+            return stats[name]["mean"] if name in stats else None
+
+        ticks.append(
+            {
+                "seconds": mean("Timing/total_sec"),
+                "kimg": mean("Progress/kimg"),
+                "sec_per_kimg": mean("Timing/sec_per_kimg"),
+                "loss_G": mean("Loss/G/loss"),
+                "loss_D": mean("Loss/D/loss"),
+                "scores_real": mean("Loss/scores/real"),
+                "scores_fake": mean("Loss/scores/fake"),
+            }
+        )
+    return ticks
+
+
+def timeline(run_dir: Path, ticks: list[dict], points: int) -> tuple[np.ndarray, list[dict]]:
+    """Sample grids at evenly spaced times, side by side, and which kimg each one shows."""
+    grids = {}
+    for path in run_dir.glob("fakes[0-9]*.png"):
+        grids[int(re.findall(r"\d+", path.stem)[0])] = path
+    kimg_seconds = [(t["kimg"], t["seconds"]) for t in ticks if t["seconds"] is not None]
+    total = kimg_seconds[-1][1]
+    chosen = []
+    for i in range(1, points + 1):
+        target = total * i / points
+        kimg, seconds = min(kimg_seconds, key=lambda ks, target=target: abs(ks[1] - target))
+        nearest = min(grids, key=lambda k, kimg=kimg: abs(k - kimg))
+        if not chosen or chosen[-1]["grid_kimg"] != nearest:
+            chosen.append({"minutes": round(seconds / 60, 1), "grid_kimg": nearest})
+    images = [np.asarray(Image.open(grids[c["grid_kimg"]]).convert("RGB")) for c in chosen]
+    height = min(img.shape[0] for img in images)
+    strip = make_grid(np.stack([img[:height, :height] for img in images]), cols=len(images))
+    return strip, chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--cond", action="store_true", help="Condition on the emoji category.")
+    parser.add_argument("--outdir", type=Path, default=Path("benchmarks/runs"))
+    parser.add_argument("--source", type=Path, default=SHARED, help="The twemoji-64 folder.")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--points", type=int, default=6, help="Grids in the timeline.")
+    args = parser.parse_args()
+
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    name = "twemoji-32-cond.zip" if args.cond else "twemoji-32.zip"
+    data = build_dataset(args.source, args.outdir / name, args.cond)
+    config = make_config(
+        args.preset,
+        data=str(data),
+        cond=args.cond,
+        total_kimg=100000,
+        max_minutes=args.minutes,
+        image_snapshot_ticks=1,
+        device=args.device,
+        random_seed=args.seed,
+    )
+    run_dir = train(config, args.outdir, progress=False)
+
+    ticks = read_ticks(run_dir)
+    strip, chosen = timeline(run_dir, ticks, args.points)
+    save_image(strip, run_dir / "timeline.png")
+    last = ticks[-1]
+    report = {
+        "preset": args.preset,
+        "cond": args.cond,
+        "minutes": args.minutes,
+        "kimg": last["kimg"],
+        "images_per_second": last["kimg"] * 1000 / last["seconds"],
+        "timeline": chosen,
+        "ticks": ticks,
+        "run_dir": str(run_dir),
+    }
+    (run_dir / "learn.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(
+        f"{report['kimg']:.1f} kimg in {last['seconds'] / 60:.1f} min "
+        f"({report['images_per_second']:.1f} img/s); timeline: {run_dir / 'timeline.png'}"
+    )
+
+
+if __name__ == "__main__":
+    main()
