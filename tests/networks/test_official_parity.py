@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
 from stylegan.networks.stylegan2 import Discriminator, Generator
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "official"
