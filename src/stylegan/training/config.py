@@ -161,7 +161,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         ema_rampup=0.05, map_depth=2, kimg_per_tick=0.1, snapshot_ticks=5, keep_snapshots=2,
         grid_size=(4, 4), **_CPU_NETS,
     ),
-    # small at 32 px: 64 maps at 32x32, 128 below; ~65 img/s on 2 cores, ~120 kimg in 30 min.
+    # small at 32 px: 64 maps at 32x32, 128 below; ~60 img/s on 2 cores, ~110 kimg in 30 min.
     "small": dict(
         total_kimg=120, batch_size=32, mbstd_group_size=4, channel_base=2048, channel_max=128,
         z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.25, ema_kimg=10.0,
