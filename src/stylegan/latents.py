@@ -8,28 +8,37 @@ import torch
 from stylegan.errors import StyleGANError
 
 
+def parse_int_ranges(spec: str) -> list[int]:
+    """Parse ``"0-3,7,10-11"`` into ``[0, 1, 2, 3, 7, 10, 11]`` (inclusive ranges, order kept).
+
+    Raises ``ValueError`` on anything else; callers turn it into a message for their flag.
+    """
+    values: list[int] = []
+    for part in str(spec).replace(" ", "").split(","):
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = (int(v) for v in part.split("-", 1))
+            if hi < lo:
+                raise ValueError(f"range {part} runs backwards")
+            values.extend(range(lo, hi + 1))
+        else:
+            values.append(int(part))
+    return values
+
+
 def parse_seeds(spec: str | int | list[int] | tuple[int, ...]) -> list[int]:
     """Parse ``"0-3,7,10-11"`` into ``[0, 1, 2, 3, 7, 10, 11]`` (ranges are inclusive)."""
     if isinstance(spec, int):
         return [spec]
     if isinstance(spec, (list, tuple)):
         return [int(s) for s in spec]
-    seeds: list[int] = []
-    for part in str(spec).replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                seeds.extend(range(lo, hi + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise StyleGANError(
-                f"cannot read seeds {spec!r}: use numbers and ranges like 0-63,100"
-            ) from None
+    try:
+        seeds = parse_int_ranges(spec)
+    except ValueError:
+        raise StyleGANError(
+            f"cannot read seeds {spec!r}: use numbers and ranges like 0-63,100"
+        ) from None
     if not seeds:
         raise StyleGANError(f"no seeds in {spec!r}: give at least one, e.g. --seeds 0-7")
     if any(s < 0 or s >= 2**32 for s in seeds):

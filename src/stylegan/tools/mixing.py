@@ -16,7 +16,7 @@ from torch import nn
 
 from stylegan.errors import StyleGANError
 from stylegan.images import save_image
-from stylegan.latents import parse_seeds
+from stylegan.latents import parse_int_ranges, parse_seeds
 from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
 
 STYLE_RANGES = ("coarse", "middle", "fine")
@@ -51,22 +51,12 @@ def parse_styles(spec: str | Sequence[int], num_ws: int) -> list[int]:
     if isinstance(spec, str) and spec.strip().lower() in STYLE_RANGES:
         return named_style_range(spec.strip().lower(), num_ws)
     if isinstance(spec, str):
-        layers: list[int] = []
-        for part in spec.replace(" ", "").split(","):
-            if not part:
-                continue
-            try:
-                if "-" in part:
-                    lo, hi = (int(v) for v in part.split("-", 1))
-                    if hi < lo:
-                        raise ValueError
-                    layers.extend(range(lo, hi + 1))
-                else:
-                    layers.append(int(part))
-            except ValueError:
-                raise StyleGANError(
-                    f"cannot read styles {spec!r}: use coarse, middle, fine or layers like 0-6"
-                ) from None
+        try:
+            layers = parse_int_ranges(spec)
+        except ValueError:
+            raise StyleGANError(
+                f"cannot read styles {spec!r}: use coarse, middle, fine or layers like 0-6"
+            ) from None
     else:
         layers = [int(s) for s in spec]
     if not layers:
