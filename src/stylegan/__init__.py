@@ -11,11 +11,15 @@ __version__ = "0.1.0"
 __all__ = ["StyleGANError", "__version__", "load", "save"]
 
 
-def load(path, net: str = "G_ema", device="cpu"):
-    """Load a network (``G_ema``, ``G`` or ``D``) from a checkpoint; never unpickles."""
-    from stylegan.io.checkpoint import load_network
+def load(path_or_url, net: str = "G_ema", device="cpu", force_fp16: bool = False):
+    """Load one network (``G_ema``, ``G`` or ``D``) from any supported checkpoint.
 
-    return load_network(path, net=net, device=device)
+    Our folders and ``.safetensors``, NVIDIA's ``.pkl`` (PyTorch and TensorFlow StyleGAN2),
+    rosinality's ``.pt`` and http(s) URLs of any of these (cached). Nothing in a file is run.
+    """
+    from stylegan.io.formats import load_network
+
+    return load_network(path_or_url, net=net, device=device, force_fp16=force_fp16)
 
 
 def save(path, **networks):

@@ -1,0 +1,291 @@
+"""One entry point for every checkpoint format: ours, NVIDIA's pickles, rosinality's ``.pt``.
+
+``load_any`` finds out what a path (or URL) holds from its first bytes, reads it without
+running code from it, and returns our networks; ``save_as`` writes networks in any format we
+export; ``inspect`` says what a file holds. Formats:
+
+========================  =======================================================  =========
+name                      what                                                     direction
+========================  =======================================================  =========
+``stylegan``              our folder or ``.safetensors`` (JSON config inside)       both
+``nvidia-pytorch-pickle`` stylegan2-ada-pytorch / stylegan3 ``network-*.pkl``      read
+``nvidia-tensorflow``     StyleGAN2(-ADA) TensorFlow ``(G, D, Gs)`` pickles         read
+``rosinality``            rosinality/stylegan2-pytorch ``.pt`` (g, d, g_ema, ...)   both
+``official``              state dicts + ``init_kwargs`` for NVIDIA's PyTorch code  both
+========================  =======================================================  =========
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from stylegan.errors import StyleGANError
+from stylegan.io.checkpoint import Checkpoint, load_checkpoint, read_config, save_checkpoint
+from stylegan.io.safe_pickle import LEGACY_TORCH_MAGIC, UnsafePickleError, safe_load
+
+EXPORT_FORMATS = ("safetensors", "official", "rosinality")
+ZIP_MAGIC = b"PK\x03\x04"
+
+
+def _legacy_torch_header() -> bytes:
+    """First bytes of a legacy (pre-zip) ``torch.save`` file: pickle protocol 2, LONG1 magic."""
+    magic = LEGACY_TORCH_MAGIC.to_bytes(10, "little")
+    return b"\x80\x02\x8a\x0a" + magic
+
+
+def resolve_path(path_or_url: str | Path) -> Path:
+    """A local path for a path or an http(s) URL (downloaded into the cache once)."""
+    from stylegan.io.download import resolve
+
+    return resolve(path_or_url)
+
+
+def detect_format(path: Path) -> str:
+    """``stylegan``, ``pickle`` (NVIDIA, PyTorch or TF) or ``torch`` (a ``torch.save`` file)."""
+    if path.is_dir() or path.suffix == ".safetensors":
+        return "stylegan"
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(ZIP_MAGIC) or head.startswith(_legacy_torch_header()):
+        return "torch"
+    if head[:1] == b"\x80" or head[:1] in (b"(", b"}", b"]"):
+        return "pickle"
+    raise StyleGANError(
+        f"cannot tell what {path} is: expected a stylegan checkpoint, an NVIDIA .pkl or a "
+        "rosinality .pt"
+    )
+
+
+def load_torch_file(path: Path) -> Any:
+    """``torch.load`` restricted to tensors and containers (plus rosinality's ``args``)."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        match = re.search(r"GLOBAL ([\w.]+)", str(err))
+        name = match.group(1) if match else "a non-tensor object"
+        raise UnsafePickleError(
+            f"refusing to load {path}: it references {name}, which a checkpoint never needs "
+            "and which could run code; nothing from the file was run"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StyleGANError(f"cannot read {path} as a PyTorch file ({first})") from None
+
+
+def read_foreign(
+    path: Path, nets: list[str] | None = None, force_fp16: bool = False, on_meta: bool = False
+) -> tuple[str, dict[str, nn.Module], dict[str, Any]]:
+    """``(format, networks, metadata)`` of a file that is not in our format.
+
+    ``on_meta`` builds the networks on the ``meta`` device: settings and shapes, no weights.
+    """
+
+    kind = detect_format(path)
+    obj = safe_load(path) if kind == "pickle" else load_torch_file(path)
+    if not on_meta:
+        return _networks_from_object(obj, kind, path, nets, force_fp16)
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "copying into a meta parameter is a no-op": intended
+        return _networks_from_object(obj, kind, path, nets, force_fp16)
+
+
+def _networks_from_object(
+    obj: Any, kind: str, path: Path, nets: list[str] | None, force_fp16: bool
+) -> tuple[str, dict[str, nn.Module], dict[str, Any]]:
+    from stylegan.io import nvidia
+
+    if kind == "pickle" and nvidia.is_nvidia_pickle(obj):
+        networks, meta = nvidia.networks_from_pickle(obj, nets, force_fp16)
+        return "nvidia-pytorch-pickle", networks, meta
+    if kind == "torch" and nvidia.is_official_state_dicts(obj):
+        networks, meta = nvidia.networks_from_official_state_dicts(obj, nets, force_fp16)
+        return "official", networks, meta
+    if kind == "pickle":
+        from stylegan.io import tensorflow
+
+        if tensorflow.is_tf_networks(obj):
+            networks, meta = tensorflow.networks_from_tf(obj)
+            networks = _select(networks, nets, path, force_fp16)
+            return "nvidia-tensorflow", networks, {"source": meta}
+    if kind == "torch":
+        from stylegan.io import rosinality
+
+        if rosinality.is_rosinality_checkpoint(obj):
+            networks, meta = rosinality.networks_from_rosinality(obj)
+            networks = _select(networks, nets, path, force_fp16)
+            return "rosinality", networks, {"source": meta}
+    what = "pickle" if kind == "pickle" else "PyTorch file"
+    raise StyleGANError(
+        f"{path} is a {what} but not a network checkpoint we know (NVIDIA snapshot .pkl, "
+        "StyleGAN2 TensorFlow .pkl, rosinality .pt or a stylegan export)"
+    )
+
+
+def _select(
+    networks: dict[str, nn.Module], nets: list[str] | None, path: Path, force_fp16: bool
+) -> dict[str, nn.Module]:
+    """The requested networks; ``force_fp16`` rebuilds them as the official legacy.py does."""
+    from stylegan.io.nvidia import FORCE_FP16
+
+    wanted = list(networks) if nets is None else list(nets)
+    for key in wanted:
+        if key not in networks:
+            raise StyleGANError(
+                f"{path} holds no network {key!r}; it has {', '.join(networks) or 'none'}"
+            )
+    out = {}
+    for key in wanted:
+        net = networks[key]
+        if force_fp16:
+            rebuilt = type(net).from_config(net.config.replace(**FORCE_FP16))
+            rebuilt.load_state_dict(net.state_dict())
+            net = rebuilt.eval()
+        out[key] = net
+    return out
+
+
+def load_any(
+    path_or_url: str | Path,
+    device: str | torch.device = "cpu",
+    nets: list[str] | tuple[str, ...] | None = None,
+    force_fp16: bool = False,
+    training_state: bool = True,
+) -> Checkpoint:
+    """Load a checkpoint of any supported format as a :class:`Checkpoint` of our networks.
+
+    ``force_fp16`` sets ``num_fp16_res=4, conv_clamp=256`` like the official ``--force-fp16``
+    (the clamp changes outputs; the fp16 itself runs once mixed precision lands, fp32 till then).
+    """
+    path = resolve_path(path_or_url)
+    nets = None if nets is None else list(nets)
+    if detect_format(path) == "stylegan":
+        ckpt = load_checkpoint(path, device=device, nets=nets, training_state=training_state)
+        if force_fp16:
+            ckpt.networks = _select(ckpt.networks, None, path, True)
+            ckpt.networks = {k: v.to(device) for k, v in ckpt.networks.items()}
+        return ckpt
+    fmt, networks, metadata = read_foreign(path, nets, force_fp16)
+    metadata.setdefault("source", {})["format"] = fmt
+    networks = {key: net.to(device) for key, net in networks.items()}
+    return Checkpoint(path=path, networks=networks, metadata=metadata, training_state=None)
+
+
+def load_network(
+    path_or_url: str | Path,
+    net: str = "G_ema",
+    device: str | torch.device = "cpu",
+    force_fp16: bool = False,
+) -> nn.Module:
+    """One network (``G_ema`` by default) of any supported checkpoint, in eval mode."""
+    ckpt = load_any(path_or_url, device, nets=[net], force_fp16=force_fp16, training_state=False)
+    return ckpt.networks[net].eval()
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+
+def save_as(
+    path: str | Path,
+    networks: dict[str, nn.Module],
+    to: str = "safetensors",
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``networks`` (keyed G, D, G_ema) in export format ``to``, atomically."""
+    from stylegan.io import nvidia, rosinality
+
+    path = Path(path)
+    if to == "safetensors":
+        return save_checkpoint(path, networks, metadata=metadata)
+    if to == "official":
+        obj = nvidia.official_state_dicts(networks)
+    elif to == "rosinality":
+        obj = rosinality.rosinality_from_networks(networks)
+    else:
+        raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    if path.is_dir():
+        raise StyleGANError(f"{path} is a folder; the {to} format is a single file, e.g. out.pt")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def convert(
+    source: str | Path,
+    dest: str | Path,
+    to: str = "safetensors",
+    nets: list[str] | None = None,
+    force_fp16: bool = False,
+) -> Path:
+    """Read any supported checkpoint and write its networks in format ``to``."""
+    if to not in EXPORT_FORMATS:
+        raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    ckpt = load_any(source, nets=nets, force_fp16=force_fp16, training_state=False)
+    metadata = dict(ckpt.metadata)
+    metadata.setdefault("converted_from", str(source))
+    return save_as(dest, ckpt.networks, to=to, metadata=metadata)
+
+
+# ---- inspecting -----------------------------------------------------------------------------
+
+
+def inspect(path_or_url: str | Path) -> dict[str, Any]:
+    """What a checkpoint holds: format, networks with their settings and sizes, metadata.
+
+    Tensors are read once at most: our format's header gives shapes without reading tensor
+    data; foreign files are read once and our modules are built on the ``meta`` device, so no
+    second copy of the weights is allocated.
+    """
+    path = resolve_path(path_or_url)
+    info: dict[str, Any] = {"path": str(path)}
+    if path.is_file():
+        info["bytes"] = path.stat().st_size
+    if detect_format(path) == "stylegan":
+        config = read_config(path)
+        from stylegan.networks.registry import network_class
+
+        networks = {}
+        for key, entry in config["networks"].items():
+            with torch.device("meta"):
+                networks[key] = network_class(entry["class"]).from_config(entry["config"])
+        info["format"] = "stylegan"
+        metadata = config.get("metadata", {})
+        info["training_state"] = path.is_dir() and (path / "training_state.json").is_file()
+    else:
+        fmt, networks, metadata = read_foreign(path, on_meta=True)
+        info["format"] = fmt
+    info["networks"] = {key: describe_network(net) for key, net in networks.items()}
+    info["metadata"] = metadata
+    return info
+
+
+def describe_network(net: nn.Module) -> dict[str, Any]:
+    """Class, main settings and parameter count of one of our networks."""
+    from stylegan.networks.registry import network_name
+
+    cfg = net.config
+    out: dict[str, Any] = {"class": network_name(net)}
+    for name in ("img_resolution", "img_channels", "z_dim", "w_dim", "c_dim", "architecture"):
+        if hasattr(cfg, name):
+            out[name] = getattr(cfg, name)
+    if hasattr(cfg, "num_ws"):
+        out["num_ws"] = cfg.num_ws
+    for name in ("channel_base", "channel_max", "num_fp16_res", "conv_clamp"):
+        if hasattr(cfg, name):
+            out[name] = getattr(cfg, name)
+    out["params"] = sum(p.numel() for p in net.parameters())
+    return out
