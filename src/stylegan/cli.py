@@ -682,6 +682,16 @@ def inspect_command(path: str, as_json: bool) -> None:
         click.echo(f"  training set: {data.get('path')} ({data.get('resolution')} px)")
 
 
+@cli.command("pretrained")
+def pretrained_command() -> None:
+    """List short names of NVIDIA's published networks (usable wherever a network goes)."""
+    from stylegan.io.pretrained import PRETRAINED
+
+    width = max(len(name) for name in PRETRAINED)
+    for name, url in PRETRAINED.items():
+        click.echo(f"{name:<{width}}  {url}")
+
+
 # ---- section: demo ------------------------------------------------------------------------------
 
 

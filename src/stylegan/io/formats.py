@@ -43,9 +43,12 @@ def _legacy_torch_header() -> bytes:
 
 
 def resolve_path(path_or_url: str | Path) -> Path:
-    """A local path for a path or an http(s) URL (downloaded into the cache once)."""
+    """A local path for a path, an http(s) URL or a pretrained name (downloaded once, cached)."""
     from stylegan.io.download import resolve
+    from stylegan.io.pretrained import pretrained_url
 
+    if isinstance(path_or_url, str) and not Path(path_or_url).expanduser().exists():
+        path_or_url = pretrained_url(path_or_url) or path_or_url
     return resolve(path_or_url)
 
 

@@ -376,7 +376,7 @@ def run_description(config: TrainingConfig, dataset_name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(parts))
 
 
-def resolve_resume(resume: str | Path, outdir: Path) -> tuple[Path, Path | None]:
+def resolve_resume(resume: str | Path, outdir: Path) -> tuple[Path | str, Path | None]:
     """Turn ``--resume`` into ``(snapshot, run folder to continue in or None for a new one)``.
 
     ``latest`` and run folders continue in place; an explicit snapshot starts a new run folder.
@@ -389,6 +389,10 @@ def resolve_resume(resume: str | Path, outdir: Path) -> tuple[Path, Path | None]
                 "give --outdir of an earlier run or a snapshot path"
             )
         return snapshot, snapshot.parent
+    from stylegan.io.download import is_url
+
+    if is_url(str(resume)):
+        return resume, None  # downloaded (and cached) when loaded
     path = Path(resume).expanduser()
     if not path.exists():
         raise StyleGANError(
@@ -406,10 +410,13 @@ def resolve_resume(resume: str | Path, outdir: Path) -> tuple[Path, Path | None]
 def saved_config(resume: str | Path, outdir: str | Path) -> TrainingConfig | None:
     """The options of the run that ``resume`` points at (None for foreign checkpoints)."""
     from stylegan.io.checkpoint import read_config
+    from stylegan.io.formats import detect_format
 
     snapshot, run_dir = resolve_resume(resume, Path(outdir).expanduser())
     if run_dir is not None and (run_dir / "training_options.json").is_file():
         return load_training_options(run_dir)
+    if not isinstance(snapshot, Path) or detect_format(snapshot) != "stylegan":
+        return None  # a URL or another format (NVIDIA .pkl, rosinality .pt): no options
     options = read_config(snapshot).get("metadata", {}).get("training_options")
     return TrainingConfig.from_dict(options) if options else None
 
@@ -472,10 +479,10 @@ def train(
     saved_rng = None
     run_dir = None
     if resume is not None:
-        from stylegan.io.checkpoint import load_checkpoint
+        from stylegan.io.formats import load_any
 
         snapshot, run_dir = resolve_resume(resume, outdir)
-        ckpt = load_checkpoint(snapshot, device=device)
+        ckpt = load_any(snapshot, device=device)  # ours, NVIDIA .pkl, rosinality .pt, URL
         state = TrainingState.from_checkpoint(ckpt, config, restore_random=False)
         _check_fits(state.G, dataset, c_dim, snapshot)
         if ckpt.training_state is not None:

@@ -1,0 +1,188 @@
+"""``stylegan convert``, ``stylegan inspect``, and every command reading foreign checkpoints."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from nvidia_pickle_writer import augment_pipe, write_snapshot
+from PIL import Image
+
+from stylegan.cli import cli
+from stylegan.networks.stylegan2 import Discriminator, Generator
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "official" / "uncond32_skip_resnet.npz"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@functools.cache
+def official_networks() -> dict:
+    with np.load(FIXTURE, allow_pickle=False) as fx:
+        arrays = {k: fx[k] for k in fx.files}
+    out = {}
+    for prefix, cls in (("G", Generator), ("D", Discriminator)):
+        kwargs = json.loads(str(arrays[f"{prefix}_init_kwargs"]))
+        net = cls(**kwargs)
+        n = len(prefix) + 1
+        net.load_state_dict(
+            {k[n:]: torch.from_numpy(v) for k, v in arrays.items() if k[:n] == prefix + "."}
+        )
+        out[prefix] = (net.eval(), kwargs)
+    return out
+
+
+@pytest.fixture
+def pkl(tmp_path) -> Path:
+    nets = official_networks()
+    return write_snapshot(
+        tmp_path / "network-snapshot-000100.pkl",
+        {"G": nets["G"], "D": nets["D"], "G_ema": nets["G"]},
+        extra={
+            "training_set_kwargs": {"path": "faces.zip", "resolution": 32},
+            "augment_pipe": augment_pipe(0.125, xflip=1),
+        },
+    )
+
+
+def pngs(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.glob("*.png"))}
+
+
+def test_inspect_prints_what_the_file_holds(pkl):
+    result = run("inspect", str(pkl))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "nvidia-pytorch-pickle" in out and "written by: stylegan3 (stylegan2)" in out
+    assert "G_ema: stylegan2.Generator, 32x32" in out
+    assert "z_dim 32, w_dim 32, c_dim 0, num_ws 8" in out
+    assert "augment_pipe: AugmentPipe, p = 0.125" in out
+    assert "training set: faces.zip (32 px)" in out
+    data = json.loads(run("inspect", str(pkl), "--json").output)
+    assert data["networks"]["D"]["architecture"] == "resnet"
+
+
+def test_generate_reads_a_pickle_and_its_conversion_identically(pkl, tmp_path):
+    direct, converted = tmp_path / "direct", tmp_path / "converted"
+    result = run("convert", str(pkl), str(tmp_path / "ours"))
+    assert result.exit_code == 0 and "wrote" in result.output, result.output
+    for network, out in ((pkl, direct), (tmp_path / "ours", converted)):
+        result = run("generate", "--network", str(network), "--seeds", "0-2", "--outdir", str(out))
+        assert result.exit_code == 0, result.output
+    a, b = pngs(direct), pngs(converted)
+    assert len(a) == 3 and a.keys() == b.keys()
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    info = json.loads(run("inspect", str(tmp_path / "ours"), "--json").output)
+    assert info["format"] == "stylegan" and sorted(info["networks"]) == ["D", "G", "G_ema"]
+    assert info["metadata"]["augment_pipe"]["p"] == 0.125  # carried over
+
+
+def test_convert_selected_networks_and_official_export(pkl, tmp_path):
+    out = tmp_path / "g.safetensors"
+    assert run("convert", str(pkl), str(out), "--net", "G_ema").exit_code == 0
+    info = json.loads(run("inspect", str(out), "--json").output)
+    assert list(info["networks"]) == ["G_ema"]
+    official = tmp_path / "official.pt"
+    assert run("convert", str(pkl), str(official), "--to", "official").exit_code == 0
+    raw = torch.load(official, weights_only=True)
+    assert sorted(raw["state_dicts"]) == ["D", "G", "G_ema"]
+
+
+def test_convert_errors_are_one_line(pkl, tmp_path):
+    cases = [
+        ((str(tmp_path / "missing.pkl"), str(tmp_path / "x")), "checkpoint not found"),
+        ((str(pkl), str(tmp_path / "r.pt"), "--to", "rosinality"), "rosinality"),
+    ]
+    for args, message in cases:
+        result = CliRunner().invoke(cli, ["convert", *args])
+        assert result.exit_code == 1, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_generate_from_a_url_downloads_once(pkl, tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLEGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("no_proxy", "*")
+    handler = functools.partial(_QuietHandler, directory=str(pkl.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/{pkl.name}"
+        for i in range(2):
+            out = tmp_path / f"out{i}"
+            result = run("generate", "--network", url, "--seeds", "0", "--outdir", str(out))
+            assert result.exit_code == 0, result.output
+        server.shutdown()  # the cached copy is enough from now on
+        result = run("generate", "--network", url, "--seeds", "0", "--outdir", str(tmp_path / "c"))
+        assert result.exit_code == 0, result.output
+    finally:
+        server.shutdown()
+        server.server_close()
+    cached = [p for p in (tmp_path / "cache").iterdir() if p.suffix == ".pkl"]
+    assert len(cached) == 1 and cached[0].read_bytes() == pkl.read_bytes()
+    assert np.array_equal(
+        pngs(tmp_path / "out0")["seed0000.png"], pngs(tmp_path / "c")["seed0000.png"]
+    )
+
+
+def test_train_resumes_from_an_official_pickle(pkl, tmp_path):
+    """Fine-tuning from an NVIDIA snapshot: networks come from the pickle, counters from zero."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rnd = np.random.RandomState(0)
+    for i in range(8):
+        Image.fromarray(rnd.randint(0, 255, (32, 32, 3), dtype=np.uint8)).save(data / f"{i}.png")
+    result = run(
+        "train",
+        "--outdir", str(tmp_path / "runs"),
+        "--data", str(data),
+        "--cfg", "tiny",
+        "--kimg", "0.008",
+        "--tick", "0.004",
+        "--resume", str(pkl),
+        "--no-progress",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert f"Resuming:    {pkl} at kimg 0.0 (networks only" in (run_dir / "log.txt").read_text()
+    from stylegan.io.checkpoint import load_checkpoint
+    from stylegan.training import find_latest_snapshot
+
+    trained = load_checkpoint(find_latest_snapshot(run_dir)).networks["G"]
+    official_G = official_networks()["G"][0]
+    assert trained.config == official_G.config  # the pickle's network, not the tiny preset's
+
+
+def test_pretrained_names_stand_for_official_urls(monkeypatch, pkl):
+    from stylegan.io import download
+
+    result = run("pretrained")
+    assert result.exit_code == 0
+    line = next(x for x in result.output.splitlines() if x.startswith("stylegan2-ffhq-1024x1024 "))
+    url = line.split()[-1]
+    assert url.endswith("/stylegan2/versions/1/files/stylegan2-ffhq-1024x1024.pkl")
+    asked = []
+
+    def fake_download(u, **kw):
+        asked.append(u)
+        return pkl
+
+    monkeypatch.setattr(download, "download", fake_download)
+    result = run("inspect", "stylegan2-ffhq-1024x1024")
+    assert result.exit_code == 0, result.output
+    assert asked == [url]
