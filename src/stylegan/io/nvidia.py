@@ -19,14 +19,13 @@ export for their code is a plain ``torch.save`` of state dicts plus ``init_kwarg
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.io.safe_pickle import PersistentObject, to_plain
+from stylegan.io.safe_pickle import PersistentObject, json_safe
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
 from stylegan.networks.registry import network_name
 
@@ -140,12 +139,12 @@ def networks_from_pickle(
             "networks": present,
             "force_fp16": force_fp16,
         },
-        "training_set_kwargs": _json_safe(data.get("training_set_kwargs")),
+        "training_set_kwargs": json_safe(data.get("training_set_kwargs")),
         "augment_pipe": describe_augment_pipe(data.get("augment_pipe")),
     }
     for key in ("cur_nimg", "progress"):  # some forks add these
         if key in data:
-            metadata["source"][key] = _json_safe(data[key])
+            metadata["source"][key] = json_safe(data[key])
     return networks, metadata
 
 
@@ -157,24 +156,9 @@ def describe_augment_pipe(obj: Any) -> dict[str, Any] | None:
     p = buffers.get("p")
     return {
         "class": obj.class_name,
-        "init_kwargs": _json_safe(obj.init_kwargs),
+        "init_kwargs": json_safe(obj.init_kwargs),
         "p": float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 else None,
     }
-
-
-def _json_safe(value: Any) -> Any:
-    value = to_plain(value)
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
 
 
 # ---- state dicts with official names, for NVIDIA's own code ---------------------------------

@@ -1,0 +1,422 @@
+"""NVIDIA's TensorFlow StyleGAN2 / StyleGAN2-ADA pickles to our networks, without TensorFlow.
+
+A TensorFlow release pickle is a tuple ``(G, D, Gs)`` of ``dnnlib.tflib.network.Network``
+objects; :func:`stylegan.io.safe_pickle.safe_load` turns each into a
+:class:`~stylegan.io.safe_pickle.TFNetwork` (build function name, ``static_kwargs``, numpy
+variables, sub-networks) and never runs the source stored with it. The rules, which are those of
+the official converter (``legacy.py`` of stylegan2-ada-pytorch / stylegan3):
+
+* Settings: the ``static_kwargs`` become official constructor arguments, with the TensorFlow
+  defaults where a kwarg is absent (:data:`GENERATOR_KWARGS`, :data:`DISCRIMINATOR_KWARGS`);
+  e.g. ``channel_base = 2 * fmap_base``, ``w_avg_beta`` 0.995 (None -> 1, i.e. frozen). A kwarg
+  outside these tables (StyleGAN2 configs A-D, ADA comparison methods) is refused.
+* Weights: every parameter and buffer of our network comes from one TensorFlow variable
+  (:data:`GENERATOR_RULES`, :data:`DISCRIMINATOR_RULES`; names of sub-networks are prefixed,
+  ``mapping/Dense0/weight``), except the fixed ``resample_filter`` buffers. Dense weights are
+  ``[in, out]`` -> ``[out, in]``; conv kernels ``[kh, kw, in, out]`` -> ``[out, in, kh, kw]``,
+  flipped spatially for the generator's ``Conv0_up`` and ``Skip`` (TensorFlow upsamples with a
+  transposed convolution); ``mod_bias`` gets + 1 (TensorFlow adds it at run time);
+  ``noise{i}`` ``[1, 1, R, R]`` -> ``noise_const [R, R]``; ``dlatent_avg`` -> ``mapping.w_avg``.
+* Progressive-growing names ``ToRGB_lod{k}`` / ``FromRGB_lod{k}`` stand for the layer at
+  ``resolution / 2**k`` and mean architecture ``'orig'``. (The official converter means to do
+  the same for ``ToRGB_lod``, but its pattern misses the ``synthesis/`` prefix, and the line
+  that would set ``'orig'`` names a key that does not exist, so it fails on such pickles.)
+
+Differences from ``legacy.py``, each where it would give a wrong or no network: a missing
+``label_fmaps`` means ``latent_size`` (the TensorFlow default), not ``dlatent_size``;
+``resample_kernel=None`` means the box filter ``[1, 1]`` (TensorFlow) rather than no filter; the
+StyleGAN2-repository discriminators (``D_stylegan2``, ``D_stylegan``) default to minibatch-stddev
+groups of 4 (their TensorFlow default), not the whole minibatch. StyleGAN (v1) pickles are
+recognised and refused for now.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stylegan.errors import StyleGANError
+from stylegan.io.safe_pickle import TFNetwork, json_safe, to_plain
+
+FORMAT = "nvidia-tensorflow"
+MIN_VERSION = 4  # what every StyleGAN2 / StyleGAN2-ADA release writes
+NETWORK_KEYS = ("G", "D", "G_ema")  # ours, for the pickle's (G, D, Gs)
+STYLEGAN1_FUNCS = ("G_style", "D_basic")
+SG2_REPO_DISCRIMINATORS = ("D_stylegan2", "D_stylegan")  # mbstd groups of 4 by default
+
+
+# ---- settings ---------------------------------------------------------------------------------
+
+# TF static kwarg -> official constructor argument(s) (dotted = nested dict), TF default, and a
+# conversion of the value (None in TF means "default", mapped here where it differs).
+KwargRule = tuple[str, tuple[str, ...], Any, Callable[[Any], Any] | None]
+
+
+def _twice(v: Any) -> Any:
+    return 2 * v
+
+
+def _box_if_none(v: Any) -> Any:
+    return [1, 1] if v is None else v
+
+
+def _one_if_none(v: Any) -> Any:
+    return 1 if v is None else v
+
+
+GENERATOR_KWARGS: tuple[KwargRule, ...] = (
+    ("latent_size", ("z_dim",), 512, None),
+    ("label_size", ("c_dim",), 0, None),
+    ("dlatent_size", ("w_dim",), 512, None),
+    ("resolution", ("img_resolution",), 1024, None),
+    ("num_channels", ("img_channels",), 3, None),
+    ("fmap_base", ("channel_base",), 16384, _twice),
+    ("fmap_max", ("channel_max",), 512, None),
+    ("num_fp16_res", ("num_fp16_res",), 0, None),
+    ("conv_clamp", ("conv_clamp",), None, None),
+    ("architecture", ("architecture",), "skip", None),
+    ("resample_kernel", ("resample_filter",), [1, 3, 3, 1], _box_if_none),
+    ("use_noise", ("use_noise",), True, None),
+    ("nonlinearity", ("activation",), "lrelu", None),
+    ("mapping_layers", ("mapping_kwargs.num_layers",), 8, None),
+    ("label_fmaps", ("mapping_kwargs.embed_features",), None, None),  # None: latent_size
+    ("mapping_fmaps", ("mapping_kwargs.layer_features",), None, None),
+    ("mapping_nonlinearity", ("mapping_kwargs.activation",), "lrelu", None),
+    ("mapping_lrmul", ("mapping_kwargs.lr_multiplier",), 0.01, None),
+    ("w_avg_beta", ("mapping_kwargs.w_avg_beta",), 0.995, _one_if_none),
+)
+# Accepted and without effect on the PyTorch network (run-time or training-only settings).
+GENERATOR_IGNORED = (
+    "truncation_psi",
+    "truncation_cutoff",
+    "style_mixing_prob",
+    "structure",
+    "conditioning",
+    "fused_modconv",
+)
+
+DISCRIMINATOR_KWARGS: tuple[KwargRule, ...] = (
+    ("label_size", ("c_dim",), 0, None),
+    ("resolution", ("img_resolution",), 1024, None),
+    ("num_channels", ("img_channels",), 3, None),
+    ("architecture", ("architecture",), "resnet", None),
+    ("fmap_base", ("channel_base",), 16384, _twice),
+    ("fmap_max", ("channel_max",), 512, None),
+    ("num_fp16_res", ("num_fp16_res",), 0, None),
+    ("conv_clamp", ("conv_clamp",), None, None),
+    (
+        "mapping_fmaps",
+        ("cmap_dim", "mapping_kwargs.embed_features", "mapping_kwargs.layer_features"),
+        None,
+        None,
+    ),
+    (
+        "nonlinearity",
+        ("block_kwargs.activation", "mapping_kwargs.activation", "epilogue_kwargs.activation"),
+        "lrelu",
+        None,
+    ),
+    ("resample_kernel", ("block_kwargs.resample_filter",), [1, 3, 3, 1], _box_if_none),
+    ("freeze_layers", ("block_kwargs.freeze_layers",), 0, None),
+    ("mapping_layers", ("mapping_kwargs.num_layers",), 0, None),
+    ("mapping_lrmul", ("mapping_kwargs.lr_multiplier",), 0.1, None),
+    ("mbstd_group_size", ("epilogue_kwargs.mbstd_group_size",), None, None),
+    ("mbstd_num_features", ("epilogue_kwargs.mbstd_num_channels",), 1, None),
+)
+DISCRIMINATOR_IGNORED = ("structure", "conditioning")
+
+
+def _init_kwargs(
+    tf_net: TFNetwork, rules: tuple[KwargRule, ...], ignored: tuple[str, ...], what: str
+) -> dict[str, Any]:
+    """Official constructor kwargs from ``static_kwargs``; unknown kwargs are refused."""
+    static = to_plain(dict(tf_net.static_kwargs))
+    known = {rule[0] for rule in rules} | set(ignored)
+    for name in static:
+        if name not in known:
+            raise StyleGANError(
+                f"the TensorFlow {what} was built with {name}={static[name]!r}, a setting the "
+                "official converter refuses too (StyleGAN2 configs A-D, ADA comparison methods); "
+                "only StyleGAN2 config E/F and StyleGAN2-ADA networks can be imported"
+            )
+    out: dict[str, Any] = {}
+    for tf_name, targets, default, convert in rules:
+        value = static.get(tf_name, default)
+        value = convert(value) if convert is not None else value
+        for target in targets:
+            head, _, leaf = target.rpartition(".")
+            (out.setdefault(head, {}) if head else out)[leaf] = value
+    return out
+
+
+# ---- weights ----------------------------------------------------------------------------------
+
+# Transform name -> (TF array -> ours, our shape -> the TF shape it comes from).
+TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[tuple], tuple]]] = {
+    "same": (lambda a: a, lambda s: s),
+    "dense": (lambda a: a.T, lambda s: s[::-1]),
+    "conv": (lambda a: a.transpose(3, 2, 0, 1), lambda s: (s[2], s[3], s[1], s[0])),
+    "conv_flip": (
+        lambda a: a[::-1, ::-1].transpose(3, 2, 0, 1),
+        lambda s: (s[2], s[3], s[1], s[0]),
+    ),
+    "mod_bias": (lambda a: a + 1, lambda s: s),
+    "batch": (lambda a: a[0], lambda s: (1, *s)),
+    "noise": (lambda a: a[0, 0], lambda s: (1, 1, *s)),
+}
+FIXED = None  # target of the buffers that are constants of the architecture
+
+# Our parameter / buffer -> TF variable + transform; the first matching row wins. In our names
+# {r} / {i} match a number and * anything; in TF names {R} is "{r}x{r}" and {n0} / {n1} are the
+# indices of the noise inputs of conv0 / conv1 at resolution {r}.
+Rule = tuple[str, str | None, str | None]
+GENERATOR_RULES: tuple[Rule, ...] = (
+    ("mapping.w_avg", "dlatent_avg", "same"),
+    ("mapping.embed.weight", "mapping/LabelEmbed/weight", "dense"),
+    ("mapping.embed.bias", "mapping/LabelEmbed/bias", "same"),
+    ("mapping.fc{i}.weight", "mapping/Dense{i}/weight", "dense"),
+    ("mapping.fc{i}.bias", "mapping/Dense{i}/bias", "same"),
+    ("synthesis.b4.const", "synthesis/4x4/Const/const", "batch"),
+    ("synthesis.b4.conv1.weight", "synthesis/4x4/Conv/weight", "conv"),
+    ("synthesis.b4.conv1.bias", "synthesis/4x4/Conv/bias", "same"),
+    ("synthesis.b4.conv1.noise_strength", "synthesis/4x4/Conv/noise_strength", "same"),
+    ("synthesis.b4.conv1.noise_const", "synthesis/noise0", "noise"),
+    ("synthesis.b4.conv1.affine.weight", "synthesis/4x4/Conv/mod_weight", "dense"),
+    ("synthesis.b4.conv1.affine.bias", "synthesis/4x4/Conv/mod_bias", "mod_bias"),
+    ("synthesis.b{r}.conv0.weight", "synthesis/{R}/Conv0_up/weight", "conv_flip"),
+    ("synthesis.b{r}.conv0.bias", "synthesis/{R}/Conv0_up/bias", "same"),
+    ("synthesis.b{r}.conv0.noise_strength", "synthesis/{R}/Conv0_up/noise_strength", "same"),
+    ("synthesis.b{r}.conv0.noise_const", "synthesis/noise{n0}", "noise"),
+    ("synthesis.b{r}.conv0.affine.weight", "synthesis/{R}/Conv0_up/mod_weight", "dense"),
+    ("synthesis.b{r}.conv0.affine.bias", "synthesis/{R}/Conv0_up/mod_bias", "mod_bias"),
+    ("synthesis.b{r}.conv1.weight", "synthesis/{R}/Conv1/weight", "conv"),
+    ("synthesis.b{r}.conv1.bias", "synthesis/{R}/Conv1/bias", "same"),
+    ("synthesis.b{r}.conv1.noise_strength", "synthesis/{R}/Conv1/noise_strength", "same"),
+    ("synthesis.b{r}.conv1.noise_const", "synthesis/noise{n1}", "noise"),
+    ("synthesis.b{r}.conv1.affine.weight", "synthesis/{R}/Conv1/mod_weight", "dense"),
+    ("synthesis.b{r}.conv1.affine.bias", "synthesis/{R}/Conv1/mod_bias", "mod_bias"),
+    ("synthesis.b{r}.torgb.weight", "synthesis/{R}/ToRGB/weight", "conv"),
+    ("synthesis.b{r}.torgb.bias", "synthesis/{R}/ToRGB/bias", "same"),
+    ("synthesis.b{r}.torgb.affine.weight", "synthesis/{R}/ToRGB/mod_weight", "dense"),
+    ("synthesis.b{r}.torgb.affine.bias", "synthesis/{R}/ToRGB/mod_bias", "mod_bias"),
+    ("synthesis.b{r}.skip.weight", "synthesis/{R}/Skip/weight", "conv_flip"),
+    ("*.resample_filter", FIXED, None),
+)
+DISCRIMINATOR_RULES: tuple[Rule, ...] = (
+    ("b{r}.fromrgb.weight", "{R}/FromRGB/weight", "conv"),
+    ("b{r}.fromrgb.bias", "{R}/FromRGB/bias", "same"),
+    ("b{r}.conv0.weight", "{R}/Conv0/weight", "conv"),
+    ("b{r}.conv0.bias", "{R}/Conv0/bias", "same"),
+    ("b{r}.conv1.weight", "{R}/Conv1_down/weight", "conv"),
+    ("b{r}.conv1.bias", "{R}/Conv1_down/bias", "same"),
+    ("b{r}.skip.weight", "{R}/Skip/weight", "conv"),
+    ("mapping.embed.weight", "LabelEmbed/weight", "dense"),
+    ("mapping.embed.bias", "LabelEmbed/bias", "same"),
+    ("mapping.fc{i}.weight", "Mapping{i}/weight", "dense"),
+    ("mapping.fc{i}.bias", "Mapping{i}/bias", "same"),
+    ("b4.conv.weight", "4x4/Conv/weight", "conv"),
+    ("b4.conv.bias", "4x4/Conv/bias", "same"),
+    ("b4.fc.weight", "4x4/Dense0/weight", "dense"),
+    ("b4.fc.bias", "4x4/Dense0/bias", "same"),
+    ("b4.out.weight", "Output/weight", "dense"),
+    ("b4.out.bias", "Output/bias", "same"),
+    ("*.resample_filter", FIXED, None),
+)
+
+
+@functools.cache
+def _pattern(name: str) -> re.Pattern:
+    """A rule's name of ours as a regex: ``{r}`` / ``{i}`` match a number, ``*`` anything."""
+    pattern = re.escape(name).replace(r"\*", ".*")
+    return re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>\\d+)", pattern))
+
+
+def tf_variables(tf_net: TFNetwork) -> dict[str, np.ndarray]:
+    """All variables of a network and its sub-networks, named ``component/.../name``."""
+    out: dict[str, np.ndarray] = {}
+
+    def collect(net: TFNetwork, prefix: str) -> None:
+        for name, value in net.variables:
+            out[prefix + name] = np.asarray(value)
+        for key, sub in net.components.items():
+            if not isinstance(sub, TFNetwork):
+                raise StyleGANError(
+                    f"TensorFlow component {prefix}{key} is a {type(sub).__name__}, not a "
+                    "network; the file is not a StyleGAN2 pickle we can read"
+                )
+            collect(sub, f"{prefix}{key}/")
+
+    collect(tf_net, "")
+    return out
+
+
+def _rename_lod(variables: dict[str, np.ndarray], layer: str, resolution: int) -> dict[str, str]:
+    """``[prefix/]{layer}_lod{k}/x`` -> ``[prefix/]{R}x{R}/{layer}/x`` in place; new -> old name."""
+    renamed = {}
+    for name in list(variables):
+        m = re.fullmatch(rf"(.*/)?{layer}_lod(\d+)/(.+)", name)
+        if m:
+            r = resolution >> int(m.group(2))
+            new = f"{m.group(1) or ''}{r}x{r}/{layer}/{m.group(3)}"
+            variables[new] = variables.pop(name)
+            renamed[new] = name
+    return renamed
+
+
+def _lookup(name: str, rules: tuple[Rule, ...], what: str) -> tuple[str | None, str | None]:
+    """``(TF variable name, transform)`` for our tensor ``name``; ``(None, None)`` if fixed."""
+    for pattern, template, transform in rules:
+        m = _pattern(pattern).fullmatch(name)
+        if m is None:
+            continue
+        if template is None:
+            return None, None
+        fields: dict[str, Any] = m.groupdict()
+        if "r" in fields:
+            r = int(fields["r"])
+            log2 = r.bit_length() - 1
+            fields.update(R=f"{r}x{r}", n0=2 * log2 - 5, n1=2 * log2 - 4)
+        return template.format(**fields), transform
+    raise StyleGANError(f"no TensorFlow variable is known for {what} {name}")
+
+
+def _fill(net: nn.Module, variables: dict[str, np.ndarray], rules: tuple[Rule, ...], what: str):
+    """Copy a TF variable into every parameter and buffer of ``net``; returns the names used."""
+    used: set[str] = set()
+    tensors = list(net.named_parameters()) + list(net.named_buffers())
+    with torch.no_grad():
+        for name, tensor in tensors:
+            tf_name, transform = _lookup(name, rules, what)
+            if tf_name is None:
+                continue
+            if tf_name not in variables:
+                raise StyleGANError(
+                    f"the TensorFlow {what} has no variable {tf_name!r} (needed for {name}); "
+                    "the pickle is incomplete or its static kwargs do not describe its weights"
+                )
+            forward, tf_shape = TRANSFORMS[transform]
+            value = variables[tf_name]
+            expected = tuple(tf_shape(tuple(tensor.shape)))
+            if tuple(value.shape) != expected:
+                raise StyleGANError(
+                    f"TensorFlow variable {tf_name!r} of the {what} has shape "
+                    f"{list(value.shape)}, but its static kwargs need {list(expected)}; the "
+                    "pickle's settings and weights disagree"
+                )
+            array = np.array(forward(value), dtype=np.float32, order="C")  # 0-d stays 0-d
+            tensor.copy_(torch.from_numpy(array).to(tensor.dtype))
+            used.add(tf_name)
+    return used
+
+
+def _check_network(tf_net: Any, what: str) -> None:
+    if not isinstance(tf_net, TFNetwork):
+        raise StyleGANError(
+            f"the {what} is a {type(tf_net).__name__}, not a TensorFlow network; "
+            "read the file with stylegan.io.safe_pickle.safe_load"
+        )
+    if tf_net.version < MIN_VERSION:
+        raise StyleGANError(
+            f"the TensorFlow {what} {tf_net.name!r} has pickle version {tf_net.version}; only "
+            f"version {MIN_VERSION} and later (StyleGAN2, StyleGAN2-ADA releases) can be imported"
+        )
+    if is_stylegan1(tf_net):
+        raise StyleGANError(
+            "StyleGAN (v1) TensorFlow pickles are not supported yet; "
+            "use a StyleGAN2 or StyleGAN2-ADA pickle"
+        )
+
+
+def is_stylegan1(tf_net: TFNetwork) -> bool:
+    """StyleGAN (v1): built by ``G_style`` / ``D_basic``, or a generator without modulation."""
+    if tf_net.build_func_name in STYLEGAN1_FUNCS:
+        return True
+    is_generator = "synthesis" in tf_net.components
+    return is_generator and not any("mod_weight" in n for n in tf_variables(tf_net))
+
+
+def generator_from_tf(tf_net: TFNetwork) -> nn.Module:
+    """Our StyleGAN2 ``Generator`` (eval mode) from a TensorFlow ``G`` or ``Gs``."""
+    return _generator_from_tf(tf_net, "generator")[0]
+
+
+def discriminator_from_tf(tf_net: TFNetwork) -> nn.Module:
+    """Our StyleGAN2 ``Discriminator`` (eval mode) from a TensorFlow ``D``."""
+    return _discriminator_from_tf(tf_net, "discriminator")[0]
+
+
+def _generator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
+    from stylegan.networks.stylegan2 import Generator
+
+    _check_network(tf_net, what)
+    kwargs = _init_kwargs(tf_net, GENERATOR_KWARGS, GENERATOR_IGNORED, what)
+    mapping = kwargs["mapping_kwargs"]
+    if mapping["embed_features"] is None:
+        mapping["embed_features"] = kwargs["z_dim"]
+    return _build(tf_net, kwargs, "ToRGB", Generator, GENERATOR_RULES, what)
+
+
+def _discriminator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
+    from stylegan.networks.stylegan2 import Discriminator
+
+    _check_network(tf_net, what)
+    kwargs = _init_kwargs(tf_net, DISCRIMINATOR_KWARGS, DISCRIMINATOR_IGNORED, what)
+    epilogue = kwargs["epilogue_kwargs"]
+    if tf_net.build_func_name in SG2_REPO_DISCRIMINATORS:
+        group = tf_net.static_kwargs.get("mbstd_group_size", 4)
+        epilogue["mbstd_group_size"] = group
+        if group is not None and group <= 1:  # these TF discriminators skip the layer then
+            epilogue.update(mbstd_group_size=None, mbstd_num_channels=0)
+    return _build(tf_net, kwargs, "FromRGB", Discriminator, DISCRIMINATOR_RULES, what)
+
+
+def _build(
+    tf_net: TFNetwork, kwargs: dict, rgb_layer: str, cls: Any, rules: tuple[Rule, ...], what: str
+) -> tuple[nn.Module, list[str]]:
+    """Our network from official kwargs and the TF variables; also the unused variable names."""
+    variables = tf_variables(tf_net)
+    renamed = _rename_lod(variables, rgb_layer, kwargs["img_resolution"])
+    if renamed:
+        kwargs["architecture"] = "orig"
+    net = cls.from_config(cls.config_class.from_init_kwargs(kwargs, defaults="stylegan2-ada"))
+    used = _fill(net, variables, rules, what)
+    return net.eval(), sorted(renamed.get(n, n) for n in set(variables) - used)
+
+
+def is_tf_networks(obj: Any) -> bool:
+    """Whether ``obj`` (from ``safe_load``) is a TensorFlow release pickle ``(G, D, Gs)``."""
+    return isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, TFNetwork) for n in obj)
+
+
+def networks_from_tf(obj: Any) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+    """``({"G", "D", "G_ema"}, metadata)`` from a TensorFlow ``(G, D, Gs)``; ``G_ema`` is ``Gs``.
+
+    The metadata is JSON-able: the format, each network's build function and static kwargs,
+    and the TensorFlow variables our networks do not use (e.g. ``lod``).
+    """
+    if not is_tf_networks(obj):
+        raise StyleGANError(
+            "not a TensorFlow StyleGAN2 pickle: expected a tuple (G, D, Gs) of "
+            "dnnlib.tflib.network.Network objects"
+        )
+    tf_nets = dict(zip(NETWORK_KEYS, obj))
+    for key, tf_net in tf_nets.items():  # all checks first, so a v1 pickle says so at once
+        _check_network(tf_net, f"network {key}")
+    networks: dict[str, nn.Module] = {}
+    unused: dict[str, list[str]] = {}
+    for key, tf_net in tf_nets.items():
+        convert = _discriminator_from_tf if key == "D" else _generator_from_tf
+        networks[key], unused[key] = convert(tf_net, f"network {key}")
+    metadata = {
+        "format": FORMAT,
+        "build_func_names": {k: n.build_func_name for k, n in tf_nets.items()},
+        "static_kwargs": {k: json_safe(n.static_kwargs) for k, n in tf_nets.items()},
+        "unused_variables": unused,
+    }
+    return networks, metadata
