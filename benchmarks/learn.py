@@ -5,9 +5,12 @@
 
 The dataset is made from ``../shared/datasets/twemoji-64`` with our dataset tool (box filter to
 32 px; ``--cond`` takes labels from the category column of its ``manifest.csv``). Training writes
-sample grids of fixed seeds after every tick; at the end this script picks the grids nearest to
-evenly spaced times, tiles them into ``timeline.png`` (left to right = later) and writes
-``learn.json`` with kimg, images/s and losses over time.
+sample grids of fixed seeds and a snapshot after every tick; at the end this script picks the
+grids nearest to evenly spaced times, tiles them into ``timeline.png`` (left to right = later),
+scores the snapshots nearest to evenly spaced times (and the random initialisation) with the
+offline FID over EfficientNet-Lite0 features (``fid_effnet<N>k`` against the whole dataset, so
+no download is needed), draws ``fid.png`` and writes ``learn.json`` with kimg, images/s, losses
+and the FID curve. Scoring happens after training, so it does not eat into the training time.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from PIL import Image
 
 from stylegan.data.dataset_tool import convert_dataset
 from stylegan.images import make_grid, save_image
+from stylegan.io.checkpoint import load_checkpoint
 from stylegan.training import make_config, train
+from stylegan.training.loop import list_snapshots
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "twemoji-64"
 
@@ -88,6 +93,56 @@ def timeline(run_dir: Path, ticks: list[dict], points: int) -> tuple[np.ndarray,
     return strip, chosen
 
 
+def fid_curve(run_dir: Path, data: Path, ticks: list[dict], points: int, num: int, device: str):
+    """Offline FID of the snapshots nearest to ``points`` evenly spaced times, plus kimg 0."""
+    from stylegan.metrics.runner import compute_metrics
+
+    snapshots = {int(p.name.rsplit("-", 1)[1]): p for p in list_snapshots(run_dir)}
+    kimg_seconds = [(t["kimg"], t["seconds"]) for t in ticks if t["seconds"] is not None]
+    total = kimg_seconds[-1][1]
+    wanted = [0.0] + [total * i / points for i in range(1, points + 1)]
+    chosen: dict[int, float] = {}
+    for target in wanted:
+        kimg, seconds = min(kimg_seconds, key=lambda ks, target=target: abs(ks[1] - target))
+        nearest = min(snapshots, key=lambda k, kimg=kimg: abs(k - kimg))
+        chosen.setdefault(nearest, 0.0 if target == 0 else seconds)
+    name = f"fid_effnet{num // 1000}k_full"  # num generated images, the whole dataset as reals
+    curve = []
+    for kimg, seconds in sorted(chosen.items()):
+        G = load_checkpoint(snapshots[kimg], nets=["G_ema"]).networks["G_ema"]
+        (result,) = compute_metrics([name], G, data=data, num=num, device=device, progress=False)
+        fid = result.results[name]
+        curve.append({"minutes": round(seconds / 60, 1), "kimg": kimg, name: fid})
+        print(f"  {seconds / 60:5.1f} min  kimg {kimg:4d}  {name} {fid:8.2f}", flush=True)
+    return name, curve
+
+
+def plot_curve(curve: list[dict], name: str, path: Path) -> None:
+    """A small line chart (PIL only): FID against training minutes."""
+    from PIL import ImageDraw
+
+    w, h, pad = 480, 300, 48
+    img = Image.new("RGB", (w, h), "white")
+    draw = ImageDraw.Draw(img)
+    xs = [c["minutes"] for c in curve]
+    ys = [c[name] for c in curve]
+    x_max, y_max = max(max(xs), 1e-6), max(ys) * 1.05
+
+    def point(x, y):
+        return pad + (w - 2 * pad) * x / x_max, h - pad - (h - 2 * pad) * y / y_max
+
+    draw.line([point(0, 0), point(x_max, 0)], fill="black")
+    draw.line([point(0, 0), point(0, y_max)], fill="black")
+    draw.line([point(x, y) for x, y in zip(xs, ys, strict=True)], fill="blue", width=2)
+    for x, y in zip(xs, ys, strict=True):
+        px, py = point(x, y)
+        draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill="blue")
+        draw.text((px + 4, py - 12), f"{y:.0f}", fill="black")
+    draw.text((pad, 8), f"{name} vs training minutes (0 = random init)", fill="black")
+    draw.text((w - pad - 40, h - pad + 8), f"{x_max:.0f} min", fill="black")
+    img.save(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0)
@@ -98,7 +153,13 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--points", type=int, default=6, help="Grids in the timeline.")
+    parser.add_argument("--fid-points", type=int, default=6, help="FID points after kimg 0.")
+    parser.add_argument(
+        "--fid-num", type=int, default=2000, help="Generated images per FID (multiple of 1000)."
+    )
     args = parser.parse_args()
+    if args.fid_num < 1000 or args.fid_num % 1000:
+        parser.error("--fid-num must be a multiple of 1000")
 
     args.outdir.mkdir(parents=True, exist_ok=True)
     name = "twemoji-32-cond.zip" if args.cond else "twemoji-32.zip"
@@ -110,6 +171,8 @@ def main() -> None:
         total_kimg=100000,
         max_minutes=args.minutes,
         image_snapshot_ticks=1,
+        snapshot_ticks=1,
+        keep_snapshots=100000,
         device=args.device,
         random_seed=args.seed,
     )
@@ -118,6 +181,8 @@ def main() -> None:
     ticks = read_ticks(run_dir)
     strip, chosen = timeline(run_dir, ticks, args.points)
     save_image(strip, run_dir / "timeline.png")
+    fid_name, curve = fid_curve(run_dir, data, ticks, args.fid_points, args.fid_num, args.device)
+    plot_curve(curve, fid_name, run_dir / "fid.png")
     last = ticks[-1]
     report = {
         "preset": args.preset,
@@ -126,6 +191,7 @@ def main() -> None:
         "kimg": last["kimg"],
         "images_per_second": last["kimg"] * 1000 / last["seconds"],
         "timeline": chosen,
+        "fid_curve": curve,
         "ticks": ticks,
         "run_dir": str(run_dir),
     }

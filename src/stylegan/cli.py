@@ -7,6 +7,7 @@ User mistakes (:class:`StyleGANError`) print as one line and exit 1.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -140,6 +141,7 @@ _TRAIN_FLAGS = {
     "keep": "keep_snapshots",
     "workers": "num_workers",
     "metrics": "metrics",
+    "metrics_every": "metrics_ticks",
 }
 
 
@@ -248,8 +250,14 @@ def _bool_flag(name: str, help: str):
     "--metrics",
     default="none",
     show_default=True,
-    metavar="none",
-    help="Quality metrics (none available yet).",
+    metavar="LIST",
+    help="Metrics during training, e.g. fid50k_full, or fid_effnet5k offline (none = off).",
+)
+@click.option(
+    "--metrics-every",
+    type=click.IntRange(min=1),
+    metavar="TICKS",
+    help="Compute the metrics every N ticks (default: with each network snapshot).",
 )
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the training options and exit.")
@@ -501,8 +509,6 @@ def noise_command(
     outdir,
 ):
     """Stochastic-variation figure (noise.png): fixed w, redrawn noise, per-pixel std."""
-    from pathlib import Path
-
     from stylegan.images import save_image
     from stylegan.latents import parse_seeds
     from stylegan.tools.noise import noise_variation_figure
@@ -605,6 +611,79 @@ def video_command(
     path = write_video(frames, output, fps=fps, format=video_format)
     num_frames = len(cells[0]) * frames_per_key
     click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
+
+
+# ---- section: metrics ---------------------------------------------------------------------------
+
+
+@cli.command("metrics")
+@click.option("--network", required=True, metavar="PATH", help="Any checkpoint or URL (G_ema).")
+@click.option(
+    "--data",
+    metavar="ZIP|DIR",
+    help="Real images. Default: the dataset the network was trained on, if the file records it.",
+)
+@click.option(
+    "--metrics",
+    "names",
+    default="fid50k_full",
+    show_default=True,
+    help="Comma-separated: fid50k_full, kid50k_full, pr50k3_full, is50k, ppl2_wend, "
+    "ppl_zfull, ..., or EfficientNet variants (offline) such as fid_effnet5k.",
+)
+@click.option("--num", type=click.IntRange(min=2), help="Generated images per metric (quick runs).")
+@click.option("--mirror", is_flag=True, help="Include x-flipped reals, as training with --mirror.")
+@click.option("--outdir", type=click.Path(file_okay=False), help="Where metric-*.jsonl go.")
+@click.option("--batch", type=click.IntRange(min=1), default=32, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Latents and labels seed.")
+@click.option("--cache/--no-cache", default=True, show_default=True, help="Reuse dataset stats.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+def metrics_command(network, data, names, num, mirror, outdir, batch, seed, cache, device) -> None:
+    """Compute quality metrics of a network; results append to metric-<name>.jsonl."""
+    from stylegan.devices import resolve_device
+    from stylegan.io.formats import load_any
+    from stylegan.metrics.runner import compute_metrics, parse_metric
+
+    metric_names = [n.strip() for n in names.split(",") if n.strip()]
+    specs = [parse_metric(n, num) for n in metric_names]  # bad names fail before any loading
+    resolved = resolve_device(device)
+    ckpt = load_any(network, device=resolved, nets=["G_ema"], training_state=False)
+    if data is None and any(spec.needs_data for spec in specs):
+        data = _recorded_dataset(ckpt.metadata)
+        if data is None:
+            raise StyleGANError(f"{network} does not record its dataset; pass --data")
+    if outdir is None:  # beside the network (its run folder), else here
+        local = Path(network).expanduser()
+        outdir = local.parent if local.exists() else Path.cwd()
+    results = compute_metrics(
+        metric_names,
+        ckpt.networks["G_ema"],
+        data=data,
+        num=num,
+        mirror=mirror,
+        device=resolved,
+        outdir=outdir,
+        snapshot=str(network),
+        batch_size=batch,
+        seed=seed,
+        cache=cache,
+    )
+    for result in results:
+        values = "  ".join(f"{k} {v:.4g}" for k, v in result.results.items())
+        click.echo(f"{values}  ({result.seconds:.1f} s)")
+    click.echo(f"results appended to {Path(outdir) / 'metric-<name>.jsonl'}")
+
+
+def _recorded_dataset(metadata: dict) -> str | None:
+    """The training data path an NVIDIA pickle or one of our snapshots records, if it exists."""
+    candidates = [
+        (metadata.get("training_set_kwargs") or {}).get("path"),
+        (metadata.get("training_options") or {}).get("data"),
+    ]
+    for path in candidates:
+        if path and Path(path).expanduser().exists():
+            return str(Path(path).expanduser())
+    return None
 
 
 # ---- section: checkpoints (convert, inspect) ----------------------------------------------------

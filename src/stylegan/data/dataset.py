@@ -286,6 +286,11 @@ class ImageDataset(torch.utils.data.Dataset):
         return self._label_shape[0]
 
     @property
+    def mirrored(self) -> bool:
+        """Whether x-flipped copies follow the originals (``xflip=True``)."""
+        return bool(self._xflip.any())
+
+    @property
     def has_labels(self) -> bool:
         return self.label_dim != 0
 

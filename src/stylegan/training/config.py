@@ -70,7 +70,8 @@ class TrainingConfig:
     image_snapshot_ticks: int | None = None  # sample grid every N ticks; None = with snapshots
     keep_snapshots: int = 5  # how many network snapshots to keep (the newest always survives)
     grid_size: tuple[int, int] | None = None  # (columns, rows) of sample grids; None = by res
-    metrics: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()  # e.g. ("fid50k_full",) or offline ("fid_effnet5k",)
+    metrics_ticks: int | None = None  # compute metrics every N ticks; None = with snapshots
 
     # Runtime.
     random_seed: int = 0
@@ -285,8 +286,9 @@ def validate(config: TrainingConfig) -> None:
     for arch, name in ((c.g_architecture, "g_architecture"), (c.d_architecture, "d_architecture")):
         if arch not in ("orig", "skip", "resnet"):
             raise StyleGANError(f"{name} must be orig, skip or resnet, got {arch!r}")
-    unknown_metrics = [m for m in c.metrics if m != "none"]
-    if unknown_metrics:
-        raise StyleGANError(
-            f"metrics {unknown_metrics} are not available in this version: use --metrics none"
-        )
+    from stylegan.metrics.runner import parse_metric
+
+    for name in c.metrics:
+        parse_metric(name)  # a clear error for unknown names, before training starts
+    if c.metrics_ticks is not None and c.metrics_ticks < 1:
+        raise StyleGANError(f"metrics_ticks must be >= 1, got {c.metrics_ticks}")

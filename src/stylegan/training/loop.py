@@ -596,6 +596,11 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
             snap_every = config.snapshot_ticks
             if done or (snap_every is not None and tick_index % snap_every == 0):
                 snapshot = _save_snapshot(state, config, run_dir)
+            metrics_every = config.metrics_ticks or config.snapshot_ticks
+            if config.metrics and (
+                done or (metrics_every is not None and tick_index % metrics_every == 0)
+            ):
+                _run_metrics(state, config, dataset, run_dir, snapshot, stats, log, device)
 
             log.tick(stats.summary(), state.kimg, tick.run_start)
             stats.reset()
@@ -617,6 +622,23 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
         )
     else:
         log.line(f"Done: {state.kimg:g} kimg. Final snapshot: {snapshot}")
+
+
+def _run_metrics(state, config, dataset, run_dir, snapshot, stats, log, device) -> None:
+    """Score G_ema on the training data: a log line, ``metric-*.jsonl``, and ``Metrics/*``
+    entries in this tick's stats (so in ``stats.jsonl`` and TensorBoard too)."""
+    from stylegan.metrics.runner import compute_metric, write_result
+
+    for name in config.metrics:
+        result = compute_metric(
+            name, state.G_ema, dataset, device=device, seed=config.random_seed, progress=False
+        )
+        write_result(result, run_dir, snapshot=str(snapshot) if snapshot else None)
+        for key, value in result.results.items():
+            stats.add(f"Metrics/{key}", value)
+            log.line(
+                f"Metric {key} = {value:.4g} at kimg {state.kimg:.1f} ({result.seconds:.0f} s)"
+            )
 
 
 def _check_finite(result, state, config, stats, tick, log, run_dir) -> None:
