@@ -94,7 +94,7 @@ def test_auto_reads_the_resolution_from_the_data(shapes_dataset):
         (["--cfg", "tiny", "--cond"], "--cond needs class labels"),
         (["--cfg", "tiny", "--batch", "6", "--mbstd-group", "4"], "not divisible"),
         (["--resume", "nowhere/network-snapshot-000000"], "does not exist"),
-        (["--cfg", "tiny", "--metrics", "fid50k_full"], "use --metrics none"),
+        (["--cfg", "tiny", "--metrics", "fid9"], "unknown metric 'fid9'"),
     ],
 )
 def test_errors_are_one_line(unlabelled_dataset, tmp_path, args, message):
