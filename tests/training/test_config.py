@@ -19,12 +19,25 @@ def test_presets_table_is_complete():
         "paper512",
         "paper1024",
         "cifar",
+        "stylegan3-t",
+        "stylegan3-r",
         "tiny",
         "small",
     }
     for name in PRESETS:
         config = make_config(name, resolution=64 if name == "auto" else None)
         assert config.preset == name
+
+
+def test_stylegan3_presets_follow_the_official_train_py():
+    t, r = make_config("stylegan3-t"), make_config("stylegan3-r")
+    for c in (t, r):
+        assert (c.map_depth, c.pl_weight, c.style_mixing_prob) == (2, 0.0, 0.0)
+        assert (c.g_lr, c.d_lr, c.ema_rampup) == (0.0025, 0.002, 0.05)
+    assert (t.generator, t.blur_init_sigma) == ("stylegan3-t", 0.0)
+    assert (r.generator, r.blur_init_sigma, r.blur_fade_kimg) == ("stylegan3-r", 10.0, 200.0)
+    with pytest.raises(StyleGANError, match="unknown generator"):
+        make_config("tiny", generator="stylegan4")
 
 
 # (preset, batch, mbstd group, channel_base, lr, gamma, ema kimg, ramp, map depth, kimg): the

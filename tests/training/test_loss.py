@@ -159,3 +159,22 @@ def test_lazy_adam_correction():
     assert group["eps"] == 1e-8
     plain = lazy_adam(params, lr=0.002, betas=(0.0, 0.99), eps=1e-8, reg_interval=None)
     assert plain.param_groups[0]["lr"] == 0.002 and plain.param_groups[0]["betas"] == (0, 0.99)
+
+
+def test_blur_of_d_inputs_fades_out_and_keeps_the_mean():
+    from stylegan.training.loss import blur, blur_sigma
+
+    assert blur_sigma(0, 10.0, 200.0) == 10.0
+    assert blur_sigma(100_000, 10.0, 200.0) == pytest.approx(5.0)
+    assert blur_sigma(250_000, 10.0, 200.0) == 0.0
+    assert blur_sigma(0, 10.0, 0.0) == 0.0
+    img = torch.zeros(1, 1, 32, 32)
+    img[0, 0, 16, 16] = 1.0
+    out = blur(img, 2.0)
+    assert out.sum().item() == pytest.approx(1.0, abs=1e-5)  # normalised taps
+    # Separable 2^-(x/sigma)^2 profile around the impulse.
+    row = out[0, 0, 16, 10:23]
+    taps = torch.arange(-6, 7).div(2.0).square().neg().exp2()
+    expected = taps / taps.sum() * (taps[6] / taps.sum())
+    assert torch.allclose(row, expected, atol=1e-6)
+    assert torch.equal(blur(img, 0.3), img)  # under a pixel of support: untouched

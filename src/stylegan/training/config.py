@@ -19,7 +19,7 @@ from stylegan.errors import StyleGANError
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """Everything that defines a StyleGAN2 training run."""
+    """Everything that defines a StyleGAN2 or StyleGAN3 training run."""
 
     preset: str = "stylegan2"
 
@@ -31,6 +31,7 @@ class TrainingConfig:
     max_size: int | None = None  # train on a random subset of this many images
 
     # Networks (official names: mapping_kwargs.num_layers, channel_base, ...).
+    generator: str = "stylegan2"  # stylegan2, stylegan3-t or stylegan3-r (D is StyleGAN2's)
     z_dim: int = 512
     w_dim: int = 512
     map_depth: int = 8
@@ -57,6 +58,8 @@ class TrainingConfig:
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
     style_mixing_prob: float = 0.9
+    blur_init_sigma: float = 0.0  # blur D's inputs by this sigma (px) at first (StyleGAN3-R) ...
+    blur_fade_kimg: float = 0.0  # ... fading linearly to none over this many kimg
 
     # Generator EMA: half-life ema_kimg; with ema_rampup the half-life is at most rampup * kimg.
     ema_kimg: float = 10.0
@@ -122,6 +125,7 @@ def _lazy_ratio(interval: int | None) -> float:
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
+GENERATORS = ("stylegan2", "stylegan3-t", "stylegan3-r")
 
 # The one table of presets. Official rows follow stylegan2-ada-pytorch's cfg_specs for one
 # process holding the whole batch (kimg, batch, mbstd group, channel_base, lr, gamma, ema, ramp,
@@ -154,6 +158,21 @@ PRESETS: dict[str, dict[str, Any]] = {
         total_kimg=100000, batch_size=64, mbstd_group_size=32, channel_base=32768,
         g_lr=0.0025, d_lr=0.0025, r1_gamma=0.01, ema_kimg=500.0, ema_rampup=0.05, map_depth=2,
         pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig",
+    ),
+    # StyleGAN3 (the stylegan3 repository's train.py): mapping depth 2, no path length or style
+    # mixing regularisation, G lr 0.0025, EMA ramp-up; R doubles the width, uses 1x1 convs and
+    # radial filters, and blurs D's inputs for the first 200 kimg (at batch 32). The official
+    # script has no default gamma (--gamma is required); 8.2 is its AFHQv2-512 example.
+    "stylegan3-t": dict(
+        generator="stylegan3-t", total_kimg=25000, batch_size=32, mbstd_group_size=4,
+        channel_base=32768, channel_max=512, g_lr=0.0025, d_lr=0.002, r1_gamma=8.2,
+        ema_kimg=10.0, ema_rampup=0.05, map_depth=2, pl_weight=0.0, style_mixing_prob=0.0,
+    ),
+    "stylegan3-r": dict(
+        generator="stylegan3-r", total_kimg=25000, batch_size=32, mbstd_group_size=4,
+        channel_base=32768, channel_max=512, g_lr=0.0025, d_lr=0.002, r1_gamma=8.2,
+        ema_kimg=10.0, ema_rampup=0.05, map_depth=2, pl_weight=0.0, style_mixing_prob=0.0,
+        blur_init_sigma=10.0, blur_fade_kimg=200.0,
     ),
     # CPU scale. tiny: seconds per kimg, for tests. small: learns 32 px emoji on a laptop CPU.
     "tiny": dict(
@@ -283,6 +302,12 @@ def validate(config: TrainingConfig) -> None:
         raise StyleGANError(f"max_nonfinite_steps must be >= 1, got {c.max_nonfinite_steps}")
     if c.grid_size is not None and (len(c.grid_size) != 2 or min(c.grid_size) < 1):
         raise StyleGANError(f"grid_size must be (columns, rows), got {c.grid_size}")
+    if c.generator not in GENERATORS:
+        raise StyleGANError(
+            f"unknown generator {c.generator!r}: choose one of {', '.join(GENERATORS)}"
+        )
+    if c.blur_init_sigma < 0 or c.blur_fade_kimg < 0:
+        raise StyleGANError("blur_init_sigma and blur_fade_kimg must be >= 0")
     for arch, name in ((c.g_architecture, "g_architecture"), (c.d_architecture, "d_architecture")):
         if arch not in ("orig", "skip", "resnet"):
             raise StyleGANError(f"{name} must be orig, skip or resnet, got {arch!r}")

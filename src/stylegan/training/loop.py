@@ -116,9 +116,14 @@ def training_step(
         state.count(f"phase/{name}")
         return phase
 
+    sigma = loss.blur_sigma(state.cur_nimg, config.blur_init_sigma, config.blur_fade_kimg)
+
     # G main: make D call the fakes real.
     run_phase(
-        "Gmain", G, state.G_opt, lambda: loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob)
+        "Gmain",
+        G,
+        state.G_opt,
+        lambda: loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob, sigma),
     )
 
     # G reg: path length regularisation, lazily; the loss is scaled by the interval.
@@ -146,7 +151,9 @@ def training_step(
         "Dmain",
         D,
         state.D_opt,
-        lambda: loss.discriminator_main(G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob),
+        lambda: loss.discriminator_main(
+            G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, sigma
+        ),
     )
 
     # D reg: R1 on the reals, lazily; the loss is scaled by the interval.
@@ -155,7 +162,7 @@ def training_step(
             "Dreg",
             D,
             state.D_opt,
-            lambda: loss.discriminator_r1(D, real_img, real_c, config.r1_gamma),
+            lambda: loss.discriminator_r1(D, real_img, real_c, config.r1_gamma, sigma),
             gain=config.d_reg_interval or 1,
         )
 

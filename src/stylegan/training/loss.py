@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylegan.ops import upfirdn2d
+
 
 @dataclass
 class PhaseLoss:
@@ -61,12 +63,34 @@ def run_generator(
     return img, ws
 
 
+def blur_sigma(cur_nimg: int, init_sigma: float, fade_kimg: float) -> float:
+    """Sigma of the blur on D's inputs: ``init_sigma`` fading linearly to 0 over ``fade_kimg``."""
+    if fade_kimg <= 0 or init_sigma <= 0:
+        return 0.0
+    return max(1 - cur_nimg / (fade_kimg * 1e3), 0.0) * init_sigma
+
+
+def blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian-like blur of D's inputs (StyleGAN3-R): ``2^-(x/sigma)^2`` taps over 3 sigma,
+    normalised, applied separably; the identity when the support is below one pixel."""
+    size = math.floor(sigma * 3)
+    if size <= 0:
+        return img
+    taps = torch.arange(-size, size + 1, device=img.device).div(sigma).square().neg().exp2()
+    return upfirdn2d.filter2d(img, taps / taps.sum())
+
+
 def generator_main(
-    G: nn.Module, D: nn.Module, z: torch.Tensor, c: torch.Tensor, style_mixing_prob: float
+    G: nn.Module,
+    D: nn.Module,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    style_mixing_prob: float,
+    blur_sigma: float = 0.0,
 ) -> PhaseLoss:
     """Non-saturating generator loss ``softplus(-D(G(z)))``."""
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
-    fake_logits = D(fake_img, c)
+    fake_logits = D(blur(fake_img, blur_sigma), c)
     loss = F.softplus(-fake_logits)
     report = {
         "Loss/scores/fake": fake_logits,
@@ -117,6 +141,7 @@ def discriminator_main(
     z: torch.Tensor,
     c: torch.Tensor,
     style_mixing_prob: float,
+    blur_sigma: float = 0.0,
 ) -> PhaseLoss:
     """Logistic discriminator loss ``softplus(D(G(z))) + softplus(-D(x))``.
 
@@ -124,8 +149,8 @@ def discriminator_main(
     tracked on the latents drawn for D's fakes, as in the stylegan3 repository.
     """
     fake_img, _ = run_generator(G, z, c, style_mixing_prob, update_emas=True)
-    fake_logits = D(fake_img, c, update_emas=True)
-    real_logits = D(real_img, real_c)
+    fake_logits = D(blur(fake_img, blur_sigma), c, update_emas=True)
+    real_logits = D(blur(real_img, blur_sigma), real_c)
     loss_fake = F.softplus(fake_logits)
     loss_real = F.softplus(-real_logits)
     report = {
@@ -139,11 +164,15 @@ def discriminator_main(
 
 
 def discriminator_r1(
-    D: nn.Module, real_img: torch.Tensor, real_c: torch.Tensor, gamma: float
+    D: nn.Module,
+    real_img: torch.Tensor,
+    real_c: torch.Tensor,
+    gamma: float,
+    blur_sigma: float = 0.0,
 ) -> PhaseLoss:
-    """R1 regularisation ``gamma / 2 * |grad_x D(x)|^2`` on real images."""
+    """R1 regularisation ``gamma / 2 * |grad_x D(x)|^2`` on real images (x before any blur)."""
     real_img = real_img.detach().requires_grad_(True)
-    real_logits = D(real_img, real_c)
+    real_logits = D(blur(real_img, blur_sigma), real_c)
     (grads,) = torch.autograd.grad(
         outputs=[real_logits.sum()], inputs=[real_img], create_graph=True, only_inputs=True
     )
