@@ -164,7 +164,8 @@ def _bool_flag(name: str, help: str):
 @click.option(
     "--cfg",
     type=click.Choice(
-        ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar", "tiny", "small"]
+        ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar"]
+        + ["stylegan3-t", "stylegan3-r", "tiny", "small"]
     ),
     help="Preset. Default: auto on a GPU, small on a CPU.",
 )
@@ -379,6 +380,17 @@ def _load_generator(network: str, device: str):
 @_noise_mode_option
 @click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option("--grid", is_flag=True, help="Also write all images tiled as grid.png.")
+@click.option(
+    "--translate",
+    default="0,0",
+    show_default=True,
+    metavar="X,Y",
+    help="Move the image by X,Y image widths (StyleGAN3 input transform, as gen_images.py; "
+    "StyleGAN2: its constant input resampled).",
+)
+@click.option(
+    "--rotate", type=float, default=0.0, show_default=True, metavar="DEG", help="Rotate by DEG."
+)
 def generate_command(
     network,
     truncation_psi,
@@ -390,24 +402,32 @@ def generate_command(
     noise_mode,
     outdir,
     grid,
+    translate,
+    rotate,
 ):
     """Generate one image per seed (seed0000.png, ...), with the official seed protocol."""
+    import contextlib
+
     from stylegan.latents import parse_seeds
     from stylegan.tools.generate import generate_images, save_images
+    from stylegan.tools.motion import parse_vec2, set_user_transform
 
     seed_list = parse_seeds(seeds)
+    translate_xy = parse_vec2(translate)
     G, resolved = _load_generator(network, device)
-    images = generate_images(
-        G,
-        seed_list,
-        truncation_psi=truncation_psi,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        noise_mode=noise_mode,
-        batch_size=batch_size,
-        device=resolved,
-        progress=True,
-    )
+    moved = translate_xy != (0.0, 0.0) or rotate != 0
+    with set_user_transform(G, translate_xy, rotate) if moved else contextlib.nullcontext():
+        images = generate_images(
+            G,
+            seed_list,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            class_idx=class_idx,
+            noise_mode=noise_mode,
+            batch_size=batch_size,
+            device=resolved,
+            progress=True,
+        )
     paths = save_images(images, seed_list, outdir, grid=grid)
     click.echo(f"wrote {len(seed_list)} images to {outdir}")
     if grid:
@@ -571,6 +591,42 @@ def noise_command(
     help="Default: from the --output suffix; mp4 falls back to gif without ffmpeg.",
 )
 @click.option("--output", required=True, type=click.Path(dir_okay=False), help="Video file.")
+@click.option(
+    "--motion",
+    default=None,
+    metavar="pan|circle|rotate",
+    help="Instead of interpolating latents, move the input of each seed's fixed latent: "
+    "pan, circle, rotate, or a combination such as circle+rotate (StyleGAN3 motion videos).",
+)
+@click.option(
+    "--frames",
+    "num_frames",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="--motion: frames in the video.",
+)
+@click.option(
+    "--speed", type=float, default=1.0, show_default=True, help="--motion pan: pixels per frame."
+)
+@click.option(
+    "--radius", type=float, default=None, help="--motion circle: pixels (default: size / 8)."
+)
+@click.option(
+    "--degrees",
+    type=float,
+    default=360.0,
+    show_default=True,
+    help="--motion rotate: degrees over the whole video.",
+)
+@click.option(
+    "--compare",
+    "compare_network",
+    metavar="PATH",
+    default=None,
+    help="--motion: a second network shown to the right, same seeds and motion "
+    "(e.g. StyleGAN2 beside StyleGAN3 to show texture sticking).",
+)
 def video_command(
     network,
     truncation_psi,
@@ -587,9 +643,44 @@ def video_command(
     fps,
     video_format,
     output,
+    motion,
+    num_frames,
+    speed,
+    radius,
+    degrees,
+    compare_network,
 ):
-    """Looping latent interpolation video (noise held fixed), as an MP4 or GIF."""
-    from stylegan.tools.video import interpolation_frames, keyframe_seeds, write_video
+    """Looping latent interpolation video (noise held fixed), or with --motion a motion video
+    of fixed latents, as an MP4 or GIF."""
+    from stylegan.tools.video import interpolation_frames, keyframe_seeds, parse_grid, write_video
+
+    if motion is not None:
+        from stylegan.tools.motion import motion_frames, parse_motion
+
+        parse_motion(motion)  # check before loading
+        cols, _ = parse_grid(grid)
+        G, resolved = _load_generator(network, device)
+        other = _load_generator(compare_network, device)[0] if compare_network else None
+        frames = motion_frames(
+            G,
+            seeds,
+            motion=motion,
+            num_frames=num_frames,
+            compare=other,
+            speed=speed,
+            radius=radius,
+            degrees=degrees,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            class_idx=class_idx,
+            batch_size=batch_size,
+            grid_cols=None if grid == "1x1" else cols,
+            device=resolved,
+            progress=True,
+        )
+        path = write_video(frames, output, fps=fps, format=video_format)
+        click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
+        return
 
     cells = keyframe_seeds(seeds, grid, num_keyframes)  # check the grid before loading
     G, resolved = _load_generator(network, device)
@@ -613,6 +704,67 @@ def video_command(
     click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
 
 
+@cli.command("spectrum")
+@click.option(
+    "--network",
+    "networks",
+    multiple=True,
+    metavar="PATH",
+    help="Generator checkpoint (G_ema); repeat to compare several.",
+)
+@click.option("--data", metavar="ZIP|DIR", help="Real images (their mean/std whiten all spectra).")
+@click.option("--num", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="First seed; real subset.")
+@click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True)
+@click.option(
+    "--interp",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Frequency-domain interpolation (zero-padding) factor.",
+)
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=16, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="PNG figure.")
+@click.option(
+    "--save-npz",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Also store each spectrum as NAME.npz (avg_spectra.py's format).",
+)
+def spectrum_command(
+    networks, data, num, seed, truncation_psi, interp, batch_size, device, output, save_npz
+):
+    """Average power spectra of real and generated images (StyleGAN3 paper, Figure 2)."""
+    from stylegan.devices import resolve_device
+    from stylegan.tools.spectrum import compare_spectra
+
+    if not networks and data is None:
+        raise StyleGANError("give --data and/or at least one --network")
+    resolved = resolve_device(device)
+    generators = {}
+    for i, path in enumerate(networks):
+        name = Path(path).stem
+        generators[name if name not in generators else f"{name}-{i}"] = _load_generator(
+            path, device
+        )[0]
+    spectra = compare_spectra(
+        generators,
+        data,
+        num=num,
+        path=output,
+        seed=seed,
+        batch_size=batch_size,
+        device=resolved,
+        truncation_psi=truncation_psi,
+        interp=interp,
+    )
+    if save_npz:
+        for name, spectrum in spectra.items():
+            spectrum.save(Path(save_npz) / f"{name}.npz")
+    click.echo(f"wrote {output} ({', '.join(spectra)})")
+
+
 # ---- section: metrics ---------------------------------------------------------------------------
 
 
@@ -629,7 +781,8 @@ def video_command(
     default="fid50k_full",
     show_default=True,
     help="Comma-separated: fid50k_full, kid50k_full, pr50k3_full, is50k, ppl2_wend, "
-    "ppl_zfull, ..., or EfficientNet variants (offline) such as fid_effnet5k.",
+    "ppl_zfull, eqt50k_int, eqt50k_frac, eqr50k, ..., or EfficientNet variants (offline) "
+    "such as fid_effnet5k.",
 )
 @click.option("--num", type=click.IntRange(min=2), help="Generated images per metric (quick runs).")
 @click.option("--mirror", is_flag=True, help="Include x-flipped reals, as training with --mirror.")

@@ -28,6 +28,8 @@ STANDIN_SOURCE = {
     "fused_modconv_default; never executed')\n",
     "stylegan2-ada": "raise RuntimeError('stand-in for training/networks.py; never executed')\n",
     "augment": "raise RuntimeError('stand-in for training/augment.py; never executed')\n",
+    "stylegan3-alias-free": "raise RuntimeError('stand-in for training/networks_stylegan3.py "
+    "(class SynthesisInput); never executed')\n",
 }
 
 
@@ -139,18 +141,22 @@ def write_snapshot(
     path: Path,
     networks: dict[str, tuple[nn.Module, dict[str, Any]]],
     repository: str = "stylegan3",
+    sources: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
     protocol: int = 4,
 ) -> Path:
     """Write ``{key: Persistent(net)}`` plus ``extra`` entries as an official-style snapshot.
 
-    ``networks`` maps G / D / G_ema to ``(module, official init_kwargs)``.
+    ``networks`` maps G / D / G_ema to ``(module, official init_kwargs)``; ``sources`` names
+    another stand-in source per key (StyleGAN3 snapshots pair networks_stylegan3's G with
+    networks_stylegan2's D).
     """
     data: dict[str, Any] = {}
     for key, value in (extra or {}).items():
         data[key] = easy(value) if isinstance(value, dict) else value
     for key, (module, kwargs) in networks.items():
-        data[key] = persistent_module(module, STANDIN_SOURCE[repository], kwargs)
+        source = STANDIN_SOURCE[(sources or {}).get(key, repository)]
+        data[key] = persistent_module(module, source, kwargs)
     with _official_module_names(), open(path, "wb") as f:
         pickle.dump(data, f, protocol=protocol)
     return path

@@ -158,15 +158,34 @@ def test_repository_is_told_by_markers_not_by_running_source():
     assert describe_source(alias_free)[0] == "stylegan3"
 
 
-def test_stylegan3_network_gives_a_clear_error(tmp_path):
-    from nvidia_pickle_writer import Persistent
+SG3_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "official_sg3"
 
-    fake = Persistent("Generator", {"_init_kwargs": {}}, "class SynthesisInput:\n    pass\n")
-    path = tmp_path / "sg3.pkl"
-    G, kwargs = official_net(FIXTURES[0], "G")
-    write_snapshot(path, {"G": (G, kwargs)}, extra={"G_ema": fake})
-    with pytest.raises(StyleGANError, match="StyleGAN3"):
-        stylegan.load(path)
+
+@pytest.mark.parametrize("name", ["t16", "r16"])
+def test_stylegan3_snapshot_gives_official_outputs(tmp_path, name):
+    """An official StyleGAN3 snapshot: alias-free G_ema, the StyleGAN2 D of the same repository."""
+    from stylegan.networks.stylegan3 import Generator as AliasFreeGenerator
+
+    with np.load(SG3_DIR / f"{name}.npz", allow_pickle=False) as data:
+        fx = {k: data[k] for k in data.files}
+    kwargs = json.loads(str(fx["G_init_kwargs"]))
+    G = AliasFreeGenerator(**kwargs)
+    G.load_state_dict({k[2:]: torch.from_numpy(v) for k, v in fx.items() if k[:2] == "G."})
+    D, d_kwargs = official_net("uncond16_orig_orig", "D")
+    path = write_snapshot(
+        tmp_path / "sg3.pkl",
+        {"G_ema": (G, kwargs), "D": (D, d_kwargs)},
+        sources={"G_ema": "stylegan3-alias-free"},
+    )
+    ckpt = load_any(path)
+    assert ckpt.metadata["source"]["repository"] == "stylegan3"
+    assert ckpt.metadata["source"]["architecture"] == "stylegan3"
+    loaded = ckpt.networks["G_ema"]
+    assert isinstance(loaded, AliasFreeGenerator)
+    z, c = torch.from_numpy(fx["z"]), torch.from_numpy(fx["c"])
+    assert_close(loaded.mapping(z, c), fx["ws_psi1"], "ws")
+    assert_close(loaded(z, c, noise_mode="const"), fx["img_psi1"], "image")
+    assert isinstance(ckpt.networks["D"], Discriminator)
 
 
 def test_force_fp16_is_translated_not_dropped(tmp_path):

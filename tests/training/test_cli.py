@@ -104,3 +104,10 @@ def test_errors_are_one_line(unlabelled_dataset, tmp_path, args, message):
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and message in lines[0], result.output
     assert "Traceback" not in result.output
+
+
+def test_every_preset_is_a_cfg_choice():
+    from stylegan.training.config import PRESETS
+
+    option = next(p for p in cli.commands["train"].params if "--cfg" in p.opts)
+    assert set(option.type.choices) == set(PRESETS)

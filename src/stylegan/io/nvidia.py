@@ -27,11 +27,12 @@ from torch import nn
 from stylegan.errors import StyleGANError
 from stylegan.io.safe_pickle import PersistentObject, json_safe
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
-from stylegan.networks.registry import network_name
+from stylegan.networks.registry import network_class, network_name
 
 NETWORK_KEYS = ("G", "D", "G_ema")
 OFFICIAL_STATE_FORMAT = "stylegan-official-state-dicts"
 OFFICIAL_CLASSES = {
+    "stylegan3.Generator": "training.networks_stylegan3.Generator",
     "stylegan2.Generator": "training.networks_stylegan2.Generator",
     "stylegan2.Discriminator": "training.networks_stylegan2.Discriminator",
 }
@@ -54,16 +55,21 @@ def describe_source(obj: PersistentObject) -> tuple[str, str]:
     ``fused_modconv_default`` argument that stylegan2-ada-pytorch lacks.
     """
     src = obj.module_src
-    if "class SynthesisInput" in src or "magnitude_ema_beta" in src:
-        architecture = "stylegan3"
-    else:
-        architecture = "stylegan2"
+    alias_free = "class SynthesisInput" in src or "magnitude_ema_beta" in src
+    architecture = "stylegan3" if alias_free else "stylegan2"
     nested = "synthesis_kwargs" in (obj.state.get("_init_kwargs") or {})
-    if "fused_modconv_default" in src and not nested:
+    if alias_free or ("fused_modconv_default" in src and not nested):
         repository = "stylegan3"
     else:
         repository = "stylegan2-ada"
     return architecture, repository
+
+
+def file_repository(data: dict[str, Any]) -> str:
+    """The repository that wrote a snapshot: stylegan3 if any of its networks says so (its
+    StyleGAN3 pickles pair an alias-free G with the StyleGAN2 D of the same repository)."""
+    found = {describe_source(obj)[1] for obj in data.values() if isinstance(obj, PersistentObject)}
+    return "stylegan3" if "stylegan3" in found else "stylegan2-ada"
 
 
 def network_from_object(
@@ -74,14 +80,15 @@ def network_from_object(
 
     architecture, detected = describe_source(obj)
     repository = repository or detected
-    if architecture == "stylegan3":
-        raise StyleGANError(
-            f"{key} is a StyleGAN3 network (alias-free); StyleGAN3 is not in this version of "
-            "stylegan yet: only StyleGAN2 pickles load for now"
-        )
-    if obj.class_name == "Generator":
-        config: Any = GeneratorConfig.from_init_kwargs(obj.init_kwargs, defaults=repository)
-        cls: type[nn.Module] = Generator
+    if architecture == "stylegan3" and obj.class_name == "Generator":
+        from stylegan.networks.stylegan3 import Generator as AliasFreeGenerator
+
+        config_class = AliasFreeGenerator.config_class
+        config: Any = config_class.from_init_kwargs(obj.init_kwargs)
+        cls: type[nn.Module] = AliasFreeGenerator
+    elif obj.class_name == "Generator":
+        config = GeneratorConfig.from_init_kwargs(obj.init_kwargs, defaults=repository)
+        cls = Generator
     elif obj.class_name == "Discriminator":
         config = DiscriminatorConfig.from_init_kwargs(obj.init_kwargs, defaults=repository)
         cls = Discriminator
@@ -128,8 +135,9 @@ def networks_from_pickle(
             raise StyleGANError(
                 f"the pickle holds no network {key!r}; it has {', '.join(present) or 'none'}"
             )
-    first = data[present[0]]
-    architecture, repository = describe_source(first)
+    repository = file_repository(data)
+    generator = next((k for k in ("G_ema", "G") if k in present), present[0])
+    architecture = describe_source(data[generator])[0]
     networks = {key: network_from_object(data[key], key, repository, force_fp16) for key in wanted}
     metadata = {
         "source": {
@@ -185,7 +193,8 @@ def official_state_dicts(networks: dict[str, nn.Module]) -> dict[str, Any]:
             k: v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()
         }
         out["init_kwargs"][key] = net.init_kwargs
-        out["init_kwargs_stylegan2_ada"][key] = ada_init_kwargs(net.init_kwargs)
+        if name.startswith("stylegan2."):  # stylegan2-ada-pytorch has no StyleGAN3
+            out["init_kwargs_stylegan2_ada"][key] = ada_init_kwargs(net.init_kwargs)
         out["classes"][key] = OFFICIAL_CLASSES[name]
     return out
 
@@ -211,8 +220,6 @@ def networks_from_official_state_dicts(
     obj: dict[str, Any], nets: list[str] | None = None, force_fp16: bool = False
 ) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     """Inverse of :func:`official_state_dicts`."""
-    from stylegan.networks.stylegan2 import Discriminator, Generator
-
     by_class = {v: k for k, v in OFFICIAL_CLASSES.items()}
     present = list(obj.get("state_dicts", {}))
     wanted = present if nets is None else list(nets)
@@ -225,9 +232,8 @@ def networks_from_official_state_dicts(
         ours = by_class.get(obj["classes"].get(key))
         if ours is None:
             raise StyleGANError(f"{key} has unknown class {obj['classes'].get(key)!r}")
-        cls = Generator if ours.endswith("Generator") else Discriminator
-        config_cls = GeneratorConfig if cls is Generator else DiscriminatorConfig
-        config = config_cls.from_init_kwargs(obj["init_kwargs"][key])
+        cls = network_class(ours)
+        config = cls.config_class.from_init_kwargs(obj["init_kwargs"][key])
         if force_fp16:
             config = config.replace(**FORCE_FP16)
         net = cls.from_config(config)

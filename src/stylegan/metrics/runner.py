@@ -42,7 +42,7 @@ class MetricSpec:
     """What one metric name asks for."""
 
     name: str
-    kind: str  # fid, kid, pr, is, ppl
+    kind: str  # fid, kid, pr, is, ppl, eq
     detector: str
     num_gen: int  # generated images (PPL: path samples)
     max_real: int | None = None  # None = the whole dataset
@@ -90,9 +90,13 @@ def parse_metric(name: str, num: int | None = None) -> MetricSpec:
             ppl_sampling=sampling,
             ppl_crop=not v2,  # ppl2_*: the whole image; ppl_*: the official face crop
         )
+    if name in ("eqt50k_int", "eqt50k_frac", "eqr50k"):
+        # Equivariance PSNRs (StyleGAN3): no feature network, no real images.
+        return MetricSpec(name=name, kind="eq", detector="none", num_gen=num or 50_000)
     raise StyleGANError(
         f"unknown metric {name!r}: use e.g. fid50k_full, kid50k_full, pr50k3_full, is50k, "
-        "ppl2_wend, ppl_zfull, or an EfficientNet variant such as fid_effnet5k"
+        "ppl2_wend, ppl_zfull, eqt50k_int, eqt50k_frac, eqr50k, or an EfficientNet variant "
+        "such as fid_effnet5k"
     )
 
 
@@ -305,12 +309,20 @@ def compute_metric(
     if spec.needs_data and dataset is None:
         raise StyleGANError(f"{spec.name} compares with real images: give the dataset (--data)")
     start = time.time()
-    detector = get_detector(spec.detector, device, detector_path)
+    detector = None if spec.kind == "eq" else get_detector(spec.detector, device, detector_path)
     sample_c = label_sampler(dataset, G.c_dim, seed)
     was_training = G.training
     G.eval()
     try:
-        if spec.kind == "ppl":
+        if spec.kind == "eq":
+            from stylegan.metrics.equivariance import official_metric
+
+            values = [
+                official_metric(
+                    spec.name, G, spec.num_gen, device, seed, c_sampler=sample_c, progress=progress
+                )
+            ]
+        elif spec.kind == "ppl":
             if not hasattr(detector, "lpips"):
                 raise StyleGANError(
                     f"{spec.name} needs LPIPS distances, which {spec.detector} lacks"

@@ -16,6 +16,7 @@ from stylegan.errors import StyleGANError
 NETWORKS: dict[str, tuple[str, str]] = {
     "stylegan2.Generator": ("stylegan.networks.stylegan2", "Generator"),
     "stylegan2.Discriminator": ("stylegan.networks.stylegan2", "Discriminator"),
+    "stylegan3.Generator": ("stylegan.networks.stylegan3", "Generator"),
 }
 
 

@@ -20,12 +20,11 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
-from stylegan.latents import class_labels, parse_seeds, z_from_seeds
 from stylegan.networks.config import ConfiguredNetwork, DiscriminatorConfig, GeneratorConfig
 from stylegan.networks.layers import (
     Conv2dLayer,
     FullyConnectedLayer,
+    GenerateMixin,
     MappingNetwork,
     MinibatchStdLayer,
     activation_gain,
@@ -384,7 +383,7 @@ class SynthesisNetwork(nn.Module):
         )
 
 
-class Generator(ConfiguredNetwork, nn.Module):
+class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
     """StyleGAN2 generator: ``G(z, c) -> images [N, img_channels, H, W]`` in about [-1, 1].
 
     Takes NVIDIA's constructor arguments (as in an official pickle's ``init_kwargs``, either
@@ -416,87 +415,13 @@ class Generator(ConfiguredNetwork, nn.Module):
             )
         )
         self._config = config
-        self.z_dim = config.z_dim
-        self.c_dim = config.c_dim
-        self.w_dim = config.w_dim
-        self.img_resolution = config.img_resolution
-        self.img_channels = config.img_channels
-        self.synthesis = SynthesisNetwork(
+        synthesis = SynthesisNetwork(
             w_dim=config.w_dim,
             img_resolution=config.img_resolution,
             img_channels=config.img_channels,
             **{k: getattr(config, k) for k in GeneratorConfig.SYNTHESIS_KWARGS},
         )
-        self.num_ws = self.synthesis.num_ws
-        self.mapping = MappingNetwork(
-            z_dim=config.z_dim,
-            c_dim=config.c_dim,
-            w_dim=config.w_dim,
-            num_ws=self.num_ws,
-            **config.mapping.to_dict(),
-        )
-
-    def forward(
-        self,
-        z: torch.Tensor,
-        c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
-        truncation_cutoff: int | None = None,
-        update_emas: bool = False,
-        **synthesis_kwargs: Any,
-    ) -> torch.Tensor:
-        ws = self.mapping(
-            z,
-            c,
-            truncation_psi=truncation_psi,
-            truncation_cutoff=truncation_cutoff,
-            update_emas=update_emas,
-        )
-        return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)
-
-    @torch.no_grad()
-    def generate(
-        self,
-        seeds: int | str | Sequence[int],
-        truncation_psi: float = 1.0,
-        truncation_cutoff: int | None = None,
-        class_idx: int | None = None,
-        noise_mode: str = "const",
-        batch_size: int = 8,
-    ) -> torch.Tensor:
-        """Images for ``seeds`` as uint8 ``[N, H, W, C]`` on the CPU, seed for seed the same as
-        NVIDIA's ``gen_images.py`` (z from ``RandomState(seed)``, constant noise by default)."""
-        seeds = parse_seeds(seeds)
-        if not seeds:
-            raise StyleGANError("no seeds given: pass at least one, e.g. seeds=[0, 1, 2]")
-        if batch_size < 1:
-            raise StyleGANError(f"batch_size must be >= 1, got {batch_size}")
-        device = self.synthesis.b4.const.device
-        was_training = self.training
-        self.eval()
-        try:
-            images = []
-            for start in range(0, len(seeds), batch_size):
-                chunk = seeds[start : start + batch_size]
-                z = z_from_seeds(chunk, self.z_dim, device=device)
-                c = class_labels(class_idx, self.c_dim, len(chunk), device=device)
-                img = self(
-                    z,
-                    c,
-                    truncation_psi=truncation_psi,
-                    truncation_cutoff=truncation_cutoff,
-                    noise_mode=noise_mode,
-                )
-                images.append(to_uint8(img))
-        finally:
-            self.train(was_training)
-        return torch.cat(images)
-
-    def extra_repr(self) -> str:
-        return (
-            f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, "
-            f"img_resolution={self.img_resolution}, img_channels={self.img_channels}"
-        )
+        self._build_mapping(config, synthesis)
 
 
 # --------------------------------------------------------------------------------------------

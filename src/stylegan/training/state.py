@@ -26,25 +26,29 @@ STATE_VERSION = 1
 def build_networks(
     config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
 ) -> tuple[nn.Module, nn.Module]:
-    """A fresh StyleGAN2 generator and discriminator for the config, with official arguments."""
+    """A fresh generator (StyleGAN2 or StyleGAN3) and the StyleGAN2 discriminator for the
+    config, with the arguments NVIDIA's train.py passes."""
     from stylegan.networks.stylegan2 import Discriminator, Generator
 
-    G = Generator(
-        z_dim=config.z_dim,
-        c_dim=c_dim,
-        w_dim=config.w_dim,
-        img_resolution=resolution,
-        img_channels=img_channels,
-        mapping_kwargs=dict(num_layers=config.map_depth),
-        channel_base=config.channel_base,
-        channel_max=config.channel_max,
-        num_fp16_res=config.num_fp16_res,
-        conv_clamp=config.conv_clamp,
-        architecture=config.g_architecture,
-        # Plain convolutions while training, grouped ones at inference (as NVIDIA's stylegan2
-        # config does): the per-sample gradients of a grouped convolution are slow.
-        fused_modconv_default="inference_only",
-    )
+    if config.generator.startswith("stylegan3"):
+        G = build_stylegan3_generator(config, resolution, img_channels, c_dim)
+    else:
+        G = Generator(
+            z_dim=config.z_dim,
+            c_dim=c_dim,
+            w_dim=config.w_dim,
+            img_resolution=resolution,
+            img_channels=img_channels,
+            mapping_kwargs=dict(num_layers=config.map_depth),
+            channel_base=config.channel_base,
+            channel_max=config.channel_max,
+            num_fp16_res=config.num_fp16_res,
+            conv_clamp=config.conv_clamp,
+            architecture=config.g_architecture,
+            # Plain convolutions while training, grouped ones at inference (as NVIDIA's
+            # stylegan2 config does): the per-sample gradients of a grouped conv are slow.
+            fused_modconv_default="inference_only",
+        )
     D = Discriminator(
         c_dim=c_dim,
         img_resolution=resolution,
@@ -57,6 +61,31 @@ def build_networks(
         epilogue_kwargs=dict(mbstd_group_size=config.mbstd_group_size),
     )
     return G, D
+
+
+def build_stylegan3_generator(
+    config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
+) -> nn.Module:
+    """StyleGAN3-T or -R as the stylegan3 repository's train.py builds it: R doubles the widths,
+    uses 1x1 convolutions and radial filters; the magnitude EMA has a 20 kimg half-life."""
+    from stylegan.networks.stylegan3 import Generator
+
+    radial = config.generator == "stylegan3-r"
+    return Generator(
+        z_dim=config.z_dim,
+        c_dim=c_dim,
+        w_dim=config.w_dim,
+        img_resolution=resolution,
+        img_channels=img_channels,
+        mapping_kwargs=dict(num_layers=config.map_depth),
+        channel_base=config.channel_base * (2 if radial else 1),
+        channel_max=config.channel_max * (2 if radial else 1),
+        num_fp16_res=config.num_fp16_res,
+        conv_clamp=config.conv_clamp,
+        magnitude_ema_beta=0.5 ** (config.batch_size / (20 * 1e3)),
+        conv_kernel=1 if radial else 3,
+        use_radial_filters=radial,
+    )
 
 
 def lazy_adam(
