@@ -296,7 +296,8 @@ def train_command(ctx, outdir, resume, progress, dry_run, **flags):
         if preset is None:
             on_gpu = resolve_device(flags["device"]).type == "cuda"
             preset = "auto" if on_gpu else "small"
-        resolution = dataset_resolution(given.get("data")) if preset == "auto" else None
+        by_resolution = preset == "auto" or preset.startswith("stylegan3")
+        resolution = dataset_resolution(given.get("data")) if by_resolution else None
         config = make_config(preset, resolution=resolution, **given)
     if dry_run:
         click.echo(_json.dumps(config.to_dict(), indent=2))

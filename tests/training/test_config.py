@@ -150,3 +150,12 @@ def test_lazy_ratios():
     c = make_config("stylegan2")
     assert c.g_lazy_ratio == 4 / 5 and c.d_lazy_ratio == 16 / 17
     assert c.replace(g_reg_interval=None).g_lazy_ratio == 1.0
+
+
+def test_stylegan3_gamma_follows_the_resolution_unless_given():
+    assert make_config("stylegan3-t", resolution=256).r1_gamma == 2.0
+    assert make_config("stylegan3-r", resolution=512).r1_gamma == 8.2
+    assert make_config("stylegan3-t", resolution=1024).r1_gamma == 32.0
+    assert make_config("stylegan3-t", resolution=64).r1_gamma == pytest.approx(2.0 / 16)
+    assert make_config("stylegan3-t", resolution=512, r1_gamma=1.0).r1_gamma == 1.0
+    assert make_config("stylegan3-t").r1_gamma == 8.2  # no resolution known: the AFHQ example
