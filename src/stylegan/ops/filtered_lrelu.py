@@ -279,6 +279,10 @@ def _blocked_cpu(
     block = max(1, _BLOCK_BYTES // per_channel)
     if block > _BLOCK_ALIGN:
         block = block // _BLOCK_ALIGN * _BLOCK_ALIGN
+    threads = torch.get_num_threads()
+    if threads > 1:  # at least two blocks per thread, so that the threads finish together
+        balanced = -(-c // (2 * threads))
+        block = min(block, -(-balanced // _BLOCK_ALIGN) * _BLOCK_ALIGN)
     block = min(max(block, -(-_BLOCK_ALIGN // n)), c)  # at least 16 channels per convolution
     ch = n * block
 
@@ -342,7 +346,6 @@ def _blocked_cpu(
         out[:, c0 : c0 + cb].copy_(res)
 
     starts = range(0, c, block)
-    threads = torch.get_num_threads()
     if threads > 1 and len(starts) > 1:
         _run_parallel(run, starts, threads)
     else:
