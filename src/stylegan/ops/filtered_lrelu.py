@@ -17,6 +17,7 @@ element-wise ops, which autograd differentiates to any order (:func:`_composed`)
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -360,7 +361,7 @@ def _blocked_cpu(
 # of its threads the scheduler has parked (milliseconds, hundreds of times per layer); blocks
 # are handed out one at a time, so a parked worker delays only its own block.
 _pool: ThreadPoolExecutor | None = None
-_pool_threads = 0
+_pool_threads: tuple[int, int] = (0, 0)  # (threads, process id)
 _pool_lock = threading.Lock()
 
 
@@ -371,11 +372,12 @@ def _single_threaded_worker() -> None:
 def _run_parallel(fn: Callable[[int], None], items: Sequence[int], threads: int) -> None:
     global _pool, _pool_threads
     with _pool_lock:
-        if _pool is None or _pool_threads != threads:
-            if _pool is not None:
+        # A forked child inherits the pool object but not its threads: make a new one there.
+        if _pool is None or _pool_threads != (threads, os.getpid()):
+            if _pool is not None and _pool_threads[1] == os.getpid():
                 _pool.shutdown(wait=True)
             _pool = ThreadPoolExecutor(threads, initializer=_single_threaded_worker)
-            _pool_threads = threads
+            _pool_threads = (threads, os.getpid())
             # torch.set_num_threads also sets process-wide counts (MKL's, torch's default for
             # new threads): start every worker now (the barrier keeps each task busy until all
             # threads exist) and then put the caller's setting back.
