@@ -306,6 +306,22 @@ class GenerateMixin:
     """What every generator (StyleGAN2, StyleGAN3) shares around its own synthesis network:
     the official attributes, the mapping network, ``G(z, c, ...)`` and ``G.generate(seeds)``."""
 
+    def _config_from_args(
+        self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs
+    ):
+        """The frozen config of the official constructor arguments (``self.config_class``)."""
+        return self.config_class.from_init_kwargs(
+            dict(
+                z_dim=z_dim,
+                c_dim=c_dim,
+                w_dim=w_dim,
+                img_resolution=img_resolution,
+                img_channels=img_channels,
+                mapping_kwargs=dict(mapping_kwargs or {}),
+                **synthesis_kwargs,
+            )
+        )
+
     def _build_mapping(self, config, synthesis: nn.Module) -> None:
         """Official attributes from ``config``, then ``self.synthesis`` and ``self.mapping``."""
         self.z_dim = config.z_dim

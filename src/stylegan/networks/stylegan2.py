@@ -403,16 +403,8 @@ class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
         **synthesis_kwargs: Any,
     ):
         super().__init__()
-        config = GeneratorConfig.from_init_kwargs(
-            dict(
-                z_dim=z_dim,
-                c_dim=c_dim,
-                w_dim=w_dim,
-                img_resolution=img_resolution,
-                img_channels=img_channels,
-                mapping_kwargs=dict(mapping_kwargs or {}),
-                **synthesis_kwargs,
-            )
+        config = self._config_from_args(
+            z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs
         )
         self._config = config
         synthesis = SynthesisNetwork(
