@@ -142,6 +142,12 @@ _TRAIN_FLAGS = {
     "workers": "num_workers",
     "metrics": "metrics",
     "metrics_every": "metrics_ticks",
+    "loss": "loss",
+    "lod_initial": "lod_initial_resolution",
+    "lod_training_kimg": "lod_training_kimg",
+    "lod_transition_kimg": "lod_transition_kimg",
+    "precision": "precision",
+    "fp32": "precision",  # --fp32 also turns off fp16 blocks and clamping (see train_command)
 }
 
 
@@ -165,7 +171,7 @@ def _bool_flag(name: str, help: str):
     "--cfg",
     type=click.Choice(
         ["auto", "stylegan2", "paper256", "paper512", "paper1024", "cifar"]
-        + ["stylegan3-t", "stylegan3-r", "tiny", "small"]
+        + ["stylegan3-t", "stylegan3-r", "stylegan1", "stylegan1-small", "tiny", "small"]
     ),
     help="Preset. Default: auto on a GPU, small on a CPU.",
 )
@@ -199,7 +205,12 @@ def _bool_flag(name: str, help: str):
     metavar="TICKS",
     help="Sample grid every TICKS ticks. Default: with --snap.",
 )
-@click.option("--batch", type=click.IntRange(min=1), metavar="INT", help="Total batch size.")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    metavar="INT",
+    help="Total batch size (at every resolution, for stylegan1's growing too).",
+)
 @click.option("--gamma", type=click.FloatRange(min=0), metavar="FLOAT", help="R1 weight.")
 @_bool_flag("--mirror", "Add x-flipped copies of the images.")
 @_bool_flag("--cond", "Train on the dataset's class labels.")
@@ -260,15 +271,46 @@ def _bool_flag(name: str, help: str):
     metavar="TICKS",
     help="Compute the metrics every N ticks (default: with each network snapshot).",
 )
+@click.option(
+    "--loss",
+    type=click.Choice(["logistic", "wgan-gp"]),
+    help="Non-saturating logistic loss with R1 (default), or WGAN-GP (StyleGAN 1 / ProGAN).",
+)
+@click.option(
+    "--lod-initial",
+    type=click.IntRange(min=4),
+    metavar="RES",
+    help="Progressive growing (stylegan1): start at this resolution.",
+)
+@click.option(
+    "--lod-training-kimg",
+    type=click.FloatRange(min=0),
+    metavar="KIMG",
+    help="Progressive growing: kimg at each resolution once faded in.",
+)
+@click.option(
+    "--lod-transition-kimg",
+    type=click.FloatRange(min=0),
+    metavar="KIMG",
+    help="Progressive growing: kimg to fade in each new resolution.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp16", "bf16", "fp32"]),
+    help="Mixed precision of the highest-resolution blocks on CUDA (default fp16; CPU: fp32).",
+)
+@_bool_flag("--fp32", "Train in fp32 everywhere: no fp16 blocks, no activation clamping.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the training options and exit.")
 @click.pass_context
 def train_command(ctx, outdir, resume, progress, dry_run, **flags):
-    """Train StyleGAN2 (NVIDIA's stylegan2 config and ADA presets, or CPU-sized tiny/small).
+    """Train StyleGAN2 (NVIDIA's stylegan2 config and ADA presets, or CPU-sized tiny/small),
+    StyleGAN3 (stylegan3-t/-r) or the original StyleGAN with progressive growing (stylegan1).
 
     \b
     stylegan train --kimg 20                      # bundled emoji, small preset on a CPU
     stylegan train --data ffhq-256.zip --cfg paper256 --mirror=1
+    stylegan train --data ffhq-1024.zip --cfg stylegan1 --mirror=1
     stylegan train --outdir training-runs --resume latest
 
     Ctrl-C finishes the step, writes a resumable snapshot and exits.
@@ -283,11 +325,19 @@ def train_command(ctx, outdir, resume, progress, dry_run, **flags):
 
     metrics = [m for m in flags["metrics"].split(",") if m and m != "none"]
     flags["metrics"] = tuple(metrics)
+    fp32 = flags.pop("fp32")
     given = {
         _TRAIN_FLAGS[name]: value
         for name, value in flags.items()
         if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
     }
+    if fp32:  # as NVIDIA's --fp32: no fp16 blocks and no clamping in new networks
+        given.update(precision="fp32", num_fp16_res=0, conv_clamp=None)
+    # An explicit batch or learning rate holds at every resolution of a growing run.
+    if "batch_size" in given:
+        given["batch_per_resolution"] = None
+    if "g_lr" in given or "d_lr" in given:
+        given["lr_per_resolution"] = None
     previous = saved_config(resume, outdir) if resume else None
     if previous is not None and "preset" not in given:
         config = previous.replace(**given)  # a resumed run keeps its options unless overridden

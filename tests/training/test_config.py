@@ -21,6 +21,8 @@ def test_presets_table_is_complete():
         "cifar",
         "stylegan3-t",
         "stylegan3-r",
+        "stylegan1",
+        "stylegan1-small",
         "tiny",
         "small",
     }

@@ -238,7 +238,7 @@ def generated_images(
             z = torch.randn([n, G.z_dim], generator=gen).to(device)
             c = sample_c(n).to(device)
             with torch.no_grad():
-                yield to_uint8(G(z, c, noise_mode="random"))
+                yield to_uint8(G(z, c, truncation_psi=1, noise_mode="random"))
 
 
 def generator_features(

@@ -526,3 +526,143 @@ class StyleGAN3GeneratorConfig(ConfigBase):
         out["mapping_kwargs"] = {k: d["mapping"][k] for k in _MAPPING_SG3_KWARGS}
         out.update({k: d[k] for k in self.SYNTHESIS_KWARGS})
         return out
+
+
+# Keyword arguments of the StyleGAN (v1) mapping network: z is pixel-normed, w tracked with 0.995.
+_MAPPING_SG1_KWARGS = ("num_layers", "layer_features", "activation", "lr_multiplier", "w_avg_beta")
+
+
+def _check_sg1_common(cfg: Any) -> None:
+    _check_resolution(cfg.img_resolution)
+    for name in ("img_channels", "channel_base", "channel_max"):
+        if getattr(cfg, name) < 1:
+            raise StyleGANError(f"{name} must be positive, got {getattr(cfg, name)}")
+    if cfg.c_dim < 0:
+        raise StyleGANError(f"c_dim must be >= 0, got {cfg.c_dim}")
+    if cfg.channel_base // cfg.img_resolution < 1:
+        raise StyleGANError(
+            f"channel_base {cfg.channel_base} gives no channels at {cfg.img_resolution} px: "
+            f"use channel_base >= img_resolution"
+        )
+    if len(cfg.resample_filter) < 1:
+        raise StyleGANError("resample_filter needs at least one tap, e.g. (1, 2, 1)")
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleGAN1GeneratorConfig(ConfigBase):
+    """Everything that defines an original StyleGAN generator (``G_style`` of NVlabs/stylegan).
+
+    Defaults are the paper's: 8 mapping layers with lr multiplier 0.01, ``channel_base`` 16384
+    (TF ``fmap_base`` 8192 times 2, as legacy.py converts it), blur ``[1, 2, 1]``, noise inputs,
+    and the truncation the original ``Gs`` applies by default (psi 0.7 on the first 8 ws).
+    """
+
+    z_dim: int
+    c_dim: int
+    w_dim: int
+    img_resolution: int
+    img_channels: int
+    mapping: MappingConfig = dataclasses.field(
+        default_factory=lambda: MappingConfig(w_avg_beta=0.995)
+    )
+    channel_base: int = 16384
+    channel_max: int = 512
+    use_noise: bool = True
+    resample_filter: tuple[float, ...] = (1, 2, 1)  # blur after upsampling; () = none
+    truncation_psi: float = 0.7  # default of G(z, c) and generate(), as the original Gs
+    truncation_cutoff: int | None = 8
+
+    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
+    SYNTHESIS_KWARGS: ClassVar[tuple[str, ...]] = (
+        "channel_base",
+        "channel_max",
+        "use_noise",
+        "resample_filter",
+        "truncation_psi",
+        "truncation_cutoff",
+    )
+
+    def __post_init__(self):
+        self._freeze_fields()
+        if isinstance(self.mapping, Mapping):
+            object.__setattr__(self, "mapping", MappingConfig.from_dict(self.mapping))
+        _check_sg1_common(self)
+        if self.w_dim < 1 or self.z_dim < 1:
+            raise StyleGANError(f"need w_dim >= 1 and z_dim >= 1, got {self.w_dim}, {self.z_dim}")
+        if self.mapping.w_avg_beta is None:
+            raise StyleGANError("the StyleGAN mapping network tracks w_avg: set w_avg_beta")
+
+    @property
+    def num_ws(self) -> int:
+        """One w per layer: two per resolution from 4x4 up (18 at 1024 px)."""
+        return 2 * (self.img_resolution.bit_length() - 1) - 2
+
+    def channels(self, res: int) -> int:
+        """Feature maps at resolution ``res`` (TF ``nf(log2(res) - 1)``)."""
+        return min(self.channel_base // res, self.channel_max)
+
+    @classmethod
+    def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
+        """Read our constructor keyword arguments (laid out as the official PyTorch ones)."""
+        kwargs = copy.deepcopy(dict(kwargs))
+        mapping_kwargs = _take(
+            dict(kwargs.pop("mapping_kwargs", None) or {}), _MAPPING_SG1_KWARGS, "StyleGAN mapping"
+        )
+        mapping = MappingConfig(**{"w_avg_beta": 0.995, **mapping_kwargs})
+        top = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
+        missing = [k for k in top if k not in kwargs]
+        if missing:
+            raise StyleGANError(f"StyleGAN generator arguments lack {missing}")
+        values = _take(kwargs, top + cls.SYNTHESIS_KWARGS, "StyleGAN generator")
+        return cls(mapping=mapping, **{k: _freeze(v) for k, v in values.items()})
+
+    def to_init_kwargs(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this network."""
+        d = self.to_dict()
+        out = {k: d[k] for k in ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")}
+        out["mapping_kwargs"] = {k: d["mapping"][k] for k in _MAPPING_SG1_KWARGS}
+        out.update({k: d[k] for k in self.SYNTHESIS_KWARGS})
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleGAN1DiscriminatorConfig(ConfigBase):
+    """Everything that defines the original StyleGAN discriminator (``D_basic``): per-resolution
+    FromRGB layers for progressive growing, blur before each downsampling conv, minibatch
+    standard deviation and two dense layers at 4x4. Labels are used as in the original: one
+    output per class, the score being the output of the image's class."""
+
+    c_dim: int
+    img_resolution: int
+    img_channels: int
+    channel_base: int = 16384
+    channel_max: int = 512
+    mbstd_group_size: int | None = 4  # None = whole minibatch
+    mbstd_num_channels: int = 1  # 0 = no minibatch-std layer
+    resample_filter: tuple[float, ...] = (1, 2, 1)
+
+    def __post_init__(self):
+        self._freeze_fields()
+        _check_sg1_common(self)
+        if self.img_resolution < 8:
+            raise StyleGANError("the discriminator needs img_resolution >= 8")
+        if self.mbstd_num_channels < 0:
+            raise StyleGANError(f"mbstd_num_channels must be >= 0, got {self.mbstd_num_channels}")
+
+    def channels(self, res: int) -> int:
+        """Feature maps at resolution ``res`` (TF ``nf(log2(res) - 1)``)."""
+        return min(self.channel_base // res, self.channel_max)
+
+    @classmethod
+    def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
+        """Read our constructor keyword arguments."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = _take(copy.deepcopy(dict(kwargs)), names, "StyleGAN discriminator")
+        missing = [k for k in ("c_dim", "img_resolution", "img_channels") if k not in values]
+        if missing:
+            raise StyleGANError(f"StyleGAN discriminator arguments lack {missing}")
+        return cls(**{k: _freeze(v) for k, v in values.items()})
+
+    def to_init_kwargs(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this network."""
+        return self.to_dict()

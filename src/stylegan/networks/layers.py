@@ -56,6 +56,31 @@ def _shape_str(shape: Sequence[int | None]) -> str:
     return "[" + ", ".join("N" if s is None else str(s) for s in shape) + "]"
 
 
+LOW_PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = ("fp32", *LOW_PRECISIONS)
+
+
+def block_dtype(block: nn.Module, force_fp32: bool) -> torch.dtype:
+    """The dtype a block computes in: its low precision if it is one of the ``num_fp16_res``
+    highest resolutions (``use_fp16``), mixed precision is on, and fp32 was not forced."""
+    if block.use_fp16 and block.low_precision is not None and not force_fp32:
+        return block.low_precision
+    return torch.float32
+
+
+def set_mixed_precision(net: nn.Module, precision: str | None) -> nn.Module:
+    """Run the fp16 blocks of ``net`` in ``"fp16"`` (as NVIDIA's code) or ``"bf16"``, or in
+    fp32 again with ``None`` / ``"fp32"``. Parameters stay fp32; only activations change.
+    Blocks opt in with a ``low_precision`` attribute (the StyleGAN2 G and D blocks)."""
+    if precision is not None and precision not in PRECISIONS:
+        raise StyleGANError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
+    dtype = LOW_PRECISIONS.get(precision)
+    for module in net.modules():
+        if hasattr(module, "low_precision"):
+            module.low_precision = dtype
+    return net
+
+
 class FullyConnectedLayer(nn.Module):
     """Dense layer with equalized learning rate and a fused bias + activation."""
 
@@ -339,15 +364,24 @@ class GenerateMixin:
             **config.mapping.to_dict(),
         )
 
+    @property
+    def default_truncation(self) -> tuple[float, int | None]:
+        """``(psi, cutoff)`` used when a caller gives no ``truncation_psi``: none by default
+        (as NVIDIA's PyTorch tools); the original StyleGAN overrides it."""
+        return 1.0, None
+
     def forward(
         self,
         z: torch.Tensor,
         c: torch.Tensor | None = None,
-        truncation_psi: float = 1,
+        truncation_psi: float | None = None,
         truncation_cutoff: int | None = None,
         update_emas: bool = False,
         **synthesis_kwargs: Any,
     ) -> torch.Tensor:
+        """``truncation_psi=None`` takes :attr:`default_truncation` (psi and cutoff)."""
+        if truncation_psi is None:
+            truncation_psi, truncation_cutoff = self.default_truncation
         ws = self.mapping(
             z,
             c,
@@ -367,14 +401,15 @@ class GenerateMixin:
     def generate(
         self,
         seeds: int | str | Sequence[int],
-        truncation_psi: float = 1.0,
+        truncation_psi: float | None = None,
         truncation_cutoff: int | None = None,
         class_idx: int | None = None,
         noise_mode: str = "const",
         batch_size: int = 8,
     ) -> torch.Tensor:
         """Images for ``seeds`` as uint8 ``[N, H, W, C]`` on the CPU, seed for seed the same as
-        NVIDIA's ``gen_images.py`` (z from ``RandomState(seed)``, constant noise by default)."""
+        NVIDIA's ``gen_images.py`` (z from ``RandomState(seed)``, constant noise by default;
+        ``truncation_psi=None``: the network's :attr:`default_truncation`)."""
         seeds = parse_seeds(seeds)
         if not seeds:
             raise StyleGANError("no seeds given: pass at least one, e.g. seeds=[0, 1, 2]")

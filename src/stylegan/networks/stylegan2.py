@@ -5,9 +5,13 @@ generator; then the discriminator's blocks, its 4x4 epilogue and the discriminat
 and buffer names and shapes equal NVIDIA's (``synthesis.b8.conv0.affine.weight`` and so on), so
 official weights load with ``load_state_dict(strict=True)`` and give the same images.
 
-Mixed precision: ``num_fp16_res`` is kept in the config (and exported), but every layer runs
-in fp32 for now, which is what the official code does off CUDA anyway. ``conv_clamp`` is
-applied in fp32 as well, because it changes the outputs of networks trained with it.
+Mixed precision: the blocks at the ``num_fp16_res`` highest resolutions compute in a low
+precision (float16 as the official code, or bfloat16) once ``layers.set_mixed_precision`` has
+been called on the network, unless a call passes ``force_fp32=True``; images, the mapping and
+the discriminator's 4x4 head stay in fp32. By default nothing is set and every layer runs in
+fp32 (what the official code does off CUDA, and what inference here does unless asked).
+``conv_clamp`` is applied in fp32 as well, because it changes the outputs of networks trained
+with it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from stylegan.networks.layers import (
     MappingNetwork,
     MinibatchStdLayer,
     activation_gain,
+    block_dtype,
     check_shape,
     filter_buffer,
 )
@@ -204,7 +209,8 @@ class SynthesisBlock(nn.Module):
         self.img_channels = img_channels
         self.is_last = is_last
         self.architecture = architecture
-        self.use_fp16 = use_fp16  # recorded only: this block computes in fp32 (see module doc)
+        self.use_fp16 = use_fp16  # in low precision once set_mixed_precision() enables it
+        self.low_precision: torch.dtype | None = None
         self.fused_modconv_default = fused_modconv_default
         self.register_buffer("resample_filter", filter_buffer(resample_filter))
         self.num_conv = 0
@@ -256,11 +262,12 @@ class SynthesisBlock(nn.Module):
         img: torch.Tensor | None,
         ws: torch.Tensor,
         noise_mode: str = "random",
-        force_fp32: bool = True,
+        force_fp32: bool = False,
         fused_modconv: bool | str | None = None,
         update_emas: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        del force_fp32, update_emas  # always fp32 here; no running statistics in this block
+        del update_emas  # no running statistics in this block
+        dtype = block_dtype(self, force_fp32)
         w_iter = iter(ws.unbind(dim=1))
         if fused_modconv is None:
             fused_modconv = self.fused_modconv_default
@@ -272,21 +279,22 @@ class SynthesisBlock(nn.Module):
         # not read again, so conv1 may overwrite them when autograd records nothing. The
         # block's input `x` belongs to the caller and is never overwritten.
         if self.in_channels == 0:
-            x = self.const.unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
+            x = self.const.to(dtype).unsqueeze(0).repeat([ws.shape[0], 1, 1, 1])
             x = self.conv1(x, next(w_iter), overwrite_input=True, **layer_kwargs)
         elif self.architecture == "resnet":
+            x = x.to(dtype)
             y = self.skip(x, gain=RESNET_GAIN)
             x = self.conv0(x, next(w_iter), **layer_kwargs)
             x = self.conv1(x, next(w_iter), gain=RESNET_GAIN, overwrite_input=True, **layer_kwargs)
             x = y.add_(x) if _untracked(y, x) else y + x
         else:
-            x = self.conv0(x, next(w_iter), **layer_kwargs)
+            x = self.conv0(x.to(dtype), next(w_iter), **layer_kwargs)
             x = self.conv1(x, next(w_iter), overwrite_input=True, **layer_kwargs)
 
         if img is not None:
             img = upfirdn2d.upsample2d(img, self.resample_filter)  # a new tensor
         if self.is_last or self.architecture == "skip":
-            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv)
+            y = self.torgb(x, next(w_iter), fused_modconv=fused_modconv).to(torch.float32)
             if img is None:
                 img = y
             else:
@@ -353,7 +361,7 @@ class SynthesisNetwork(nn.Module):
         self,
         ws: torch.Tensor,
         noise_mode: str = "random",
-        force_fp32: bool = True,
+        force_fp32: bool = False,
         fused_modconv: bool | str | None = None,
         update_emas: bool = False,
     ) -> torch.Tensor:
@@ -455,7 +463,8 @@ class DiscriminatorBlock(nn.Module):
         self.img_channels = img_channels
         self.first_layer_idx = first_layer_idx
         self.architecture = architecture
-        self.use_fp16 = use_fp16  # recorded only: this block computes in fp32 (see module doc)
+        self.use_fp16 = use_fp16  # in low precision once set_mixed_precision() enables it
+        self.low_precision: torch.dtype | None = None
         self.register_buffer("resample_filter", filter_buffer(resample_filter))
         self.num_layers = 0
 
@@ -494,10 +503,13 @@ class DiscriminatorBlock(nn.Module):
             )
 
     def forward(
-        self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = True
+        self, x: torch.Tensor | None, img: torch.Tensor | None, force_fp32: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        del force_fp32  # always fp32 here
+        dtype = block_dtype(self, force_fp32)
+        if x is not None:
+            x = x.to(dtype)
         if self.in_channels == 0 or self.architecture == "skip":
+            img = img.to(dtype)
             y = self.fromrgb(img)
             x = x + y if x is not None else y
             img = (
@@ -565,8 +577,9 @@ class DiscriminatorEpilogue(nn.Module):
     def forward(
         self, x: torch.Tensor, img: torch.Tensor | None, cmap: torch.Tensor | None
     ) -> torch.Tensor:
+        x = x.to(torch.float32)  # the head always runs in fp32, as the official code
         if self.architecture == "skip":
-            x = x + self.fromrgb(img)
+            x = x + self.fromrgb(img.to(torch.float32))
         if self.mbstd is not None:
             x = self.mbstd(x)
         x = self.conv(x)
@@ -671,7 +684,7 @@ class Discriminator(ConfiguredNetwork, nn.Module):
         img: torch.Tensor,
         c: torch.Tensor | None = None,
         update_emas: bool = False,
-        force_fp32: bool = True,
+        force_fp32: bool = False,
     ) -> torch.Tensor:
         del update_emas  # the discriminator keeps no running averages
         res, ch = self.img_resolution, self.img_channels

@@ -19,7 +19,7 @@ from stylegan.errors import StyleGANError
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """Everything that defines a StyleGAN2 or StyleGAN3 training run."""
+    """Everything that defines a StyleGAN (1, 2 or 3) training run."""
 
     preset: str = "stylegan2"
 
@@ -31,7 +31,8 @@ class TrainingConfig:
     max_size: int | None = None  # train on a random subset of this many images
 
     # Networks (official names: mapping_kwargs.num_layers, channel_base, ...).
-    generator: str = "stylegan2"  # stylegan2, stylegan3-t or stylegan3-r (D is StyleGAN2's)
+    # stylegan1 (its own D), stylegan2, stylegan3-t or stylegan3-r (these two with StyleGAN2's D)
+    generator: str = "stylegan2"
     z_dim: int = 512
     w_dim: int = 512
     map_depth: int = 8
@@ -40,8 +41,9 @@ class TrainingConfig:
     mbstd_group_size: int = 4
     g_architecture: str = "skip"
     d_architecture: str = "resnet"
-    num_fp16_res: int = 4  # recorded in the network config; everything runs in fp32 for now
+    num_fp16_res: int = 4  # blocks at the N highest resolutions run in `precision` on CUDA
     conv_clamp: float | None = 256
+    precision: str = "fp16"  # of those blocks on CUDA: fp16 (NVIDIA's), bf16 or fp32; CPU: fp32
 
     # Optimisers: Adam with betas (0, 0.99); lazily regularised nets get lr and betas corrected.
     batch_size: int = 32
@@ -60,6 +62,19 @@ class TrainingConfig:
     style_mixing_prob: float = 0.9
     blur_init_sigma: float = 0.0  # blur D's inputs by this sigma (px) at first (StyleGAN3-R) ...
     blur_fade_kimg: float = 0.0  # ... fading linearly to none over this many kimg
+    loss: str = "logistic"  # non-saturating logistic (+ R1 with r1_gamma), or "wgan-gp"
+    wgan_lambda: float = 10.0  # WGAN-GP: weight of the gradient penalty ...
+    wgan_target: float = 1.0  # ... around this gradient norm ...
+    wgan_epsilon: float = 0.001  # ... plus this times D(real)^2 to keep logits near zero
+
+    # Progressive growing (StyleGAN 1): start at this resolution (None = full size from the
+    # start), fade each new resolution in over lod_transition_kimg, then train it for
+    # lod_training_kimg; batch and learning rate per resolution override batch_size / g_lr, d_lr.
+    lod_initial_resolution: int | None = None
+    lod_training_kimg: float = 600.0
+    lod_transition_kimg: float = 600.0
+    batch_per_resolution: dict[int, int] | None = None
+    lr_per_resolution: dict[int, float] | None = None
 
     # Generator EMA: half-life ema_kimg; with ema_rampup the half-life is at most rampup * kimg.
     ema_kimg: float = 10.0
@@ -87,6 +102,17 @@ class TrainingConfig:
             value = getattr(self, name)
             if isinstance(value, list):
                 object.__setattr__(self, name, tuple(value))
+        # JSON turns the per-resolution tables' keys into strings; keep them as ints.
+        for name in ("batch_per_resolution", "lr_per_resolution"):
+            value = getattr(self, name)
+            if isinstance(value, dict):
+                try:
+                    table = {int(k): v for k, v in value.items()}
+                except (TypeError, ValueError):
+                    raise StyleGANError(
+                        f"{name} needs resolutions as keys, e.g. {{8: 256, 16: 128}}; got {value}"
+                    ) from None
+                object.__setattr__(self, name, table)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (tuples become lists)."""
@@ -125,7 +151,8 @@ def _lazy_ratio(interval: int | None) -> float:
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
-GENERATORS = ("stylegan2", "stylegan3-t", "stylegan3-r")
+GENERATORS = ("stylegan1", "stylegan2", "stylegan3-t", "stylegan3-r")
+LOSSES = ("logistic", "wgan-gp")
 
 # The one table of presets. Official rows follow stylegan2-ada-pytorch's cfg_specs for one
 # process holding the whole batch (kimg, batch, mbstd group, channel_base, lr, gamma, ema, ramp,
@@ -174,6 +201,19 @@ PRESETS: dict[str, dict[str, Any]] = {
         ema_kimg=10.0, ema_rampup=0.05, map_depth=2, pl_weight=0.0, style_mixing_prob=0.0,
         blur_init_sigma=10.0, blur_fade_kimg=200.0,
     ),
+    # The original StyleGAN on FFHQ (NVlabs/stylegan train.py, 8 GPUs; batches are global):
+    # progressive growing from 8 px, 600 kimg per fade and per stable phase, batch and
+    # learning rate per resolution, non-saturating loss with R1 (gamma 10) on every step, style
+    # mixing 0.9, G_ema half-life 10 kimg, no path length regularisation.
+    "stylegan1": dict(
+        generator="stylegan1", total_kimg=25000, batch_size=32, mbstd_group_size=4,
+        channel_base=16384, channel_max=512, g_lr=0.001, d_lr=0.001, r1_gamma=10.0,
+        d_reg_interval=None, g_reg_interval=None, pl_weight=0.0, ema_kimg=10.0, ema_rampup=None,
+        map_depth=8, lod_initial_resolution=8, lod_training_kimg=600, lod_transition_kimg=600,
+        batch_per_resolution={4: 512, 8: 256, 16: 128, 32: 64, 64: 32},
+        lr_per_resolution={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+        num_fp16_res=0, conv_clamp=None,
+    ),
     # CPU scale. tiny: seconds per kimg, for tests. small: learns 32 px emoji on a laptop CPU.
     "tiny": dict(
         total_kimg=1, batch_size=4, mbstd_group_size=2, channel_base=256, channel_max=32,
@@ -187,6 +227,16 @@ PRESETS: dict[str, dict[str, Any]] = {
         z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.25, ema_kimg=10.0,
         ema_rampup=0.05, map_depth=2, kimg_per_tick=4, snapshot_ticks=5, image_snapshot_ticks=1,
         keep_snapshots=3, **_CPU_NETS,
+    ),
+    # The original StyleGAN at CPU scale: 32 px emoji grown from 8 px, 20 kimg per phase.
+    "stylegan1-small": dict(
+        generator="stylegan1", total_kimg=120, batch_size=32, mbstd_group_size=4,
+        channel_base=2048, channel_max=128, z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025,
+        r1_gamma=1.0, d_reg_interval=None, g_reg_interval=None, pl_weight=0.0, ema_kimg=2.0,
+        ema_rampup=None, map_depth=4, lod_initial_resolution=8, lod_training_kimg=20,
+        lod_transition_kimg=20, batch_per_resolution={8: 64, 16: 32},
+        kimg_per_tick=4, snapshot_ticks=5, image_snapshot_ticks=1, keep_snapshots=3,
+        **_CPU_NETS,
     ),
 }  # fmt: skip
 
@@ -324,6 +374,42 @@ def validate(config: TrainingConfig) -> None:
         raise StyleGANError(
             f"unknown generator {c.generator!r}: choose one of {', '.join(GENERATORS)}"
         )
+    if c.precision not in ("fp16", "bf16", "fp32"):
+        raise StyleGANError(f"precision must be fp16, bf16 or fp32, got {c.precision!r}")
+    if c.loss not in LOSSES:
+        raise StyleGANError(f"unknown loss {c.loss!r}: choose one of {', '.join(LOSSES)}")
+    for name in ("wgan_lambda", "wgan_epsilon", "lod_training_kimg", "lod_transition_kimg"):
+        value = getattr(c, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise StyleGANError(f"{name} must be a non-negative number, got {value!r}")
+    if c.wgan_target <= 0:
+        raise StyleGANError(f"wgan_target must be positive, got {c.wgan_target}")
+    if c.lod_initial_resolution is not None:
+        if c.generator != "stylegan1":
+            raise StyleGANError(
+                "progressive growing (lod_initial_resolution) needs the StyleGAN 1 networks: "
+                "use --cfg stylegan1 or generator stylegan1"
+            )
+        _check_resolution(c.lod_initial_resolution)
+        if c.resolution is not None and c.lod_initial_resolution > c.resolution:
+            raise StyleGANError(
+                f"lod_initial_resolution {c.lod_initial_resolution} is above the training "
+                f"resolution {c.resolution}"
+            )
+        if c.lod_training_kimg + c.lod_transition_kimg <= 0:
+            raise StyleGANError("lod_training_kimg + lod_transition_kimg must be positive")
+    for name in ("batch_per_resolution", "lr_per_resolution"):
+        table = getattr(c, name) or {}
+        for res, value in table.items():
+            _check_resolution(res)
+            positive = value >= 1 if name == "batch_per_resolution" else value >= 0
+            if not positive or (name == "batch_per_resolution" and value != int(value)):
+                raise StyleGANError(f"{name}[{res}] = {value!r} is not valid")
+            if name == "batch_per_resolution" and value % c.mbstd_group_size != 0:
+                raise StyleGANError(
+                    f"batch {value} at {res} px is not divisible by the minibatch-std group size "
+                    f"{c.mbstd_group_size}"
+                )
     if c.blur_init_sigma < 0 or c.blur_fade_kimg < 0:
         raise StyleGANError("blur_init_sigma and blur_fade_kimg must be >= 0")
     for arch, name in ((c.g_architecture, "g_architecture"), (c.d_architecture, "d_architecture")):

@@ -33,9 +33,18 @@ from stylegan.devices import resolve_device
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid, save_image, to_uint8
 from stylegan.latents import z_from_seeds
+from stylegan.networks.layers import set_mixed_precision
 from stylegan.training import loss
 from stylegan.training.config import TrainingConfig, load_training_options, validate
 from stylegan.training.ema import ema_beta, update_ema
+from stylegan.training.progressive import (
+    Schedule,
+    new_layers_added,
+    process_reals,
+    reset_adam_moments,
+    schedule_at,
+    set_lod,
+)
 from stylegan.training.state import TrainingState, build_networks, restore_rng
 from stylegan.training.stats import (
     RunLog,
@@ -117,54 +126,64 @@ def training_step(
         return phase
 
     sigma = loss.blur_sigma(state.cur_nimg, config.blur_init_sigma, config.blur_fade_kimg)
+    wgan = config.loss == "wgan-gp"
 
-    # G main: make D call the fakes real.
-    run_phase(
-        "Gmain",
-        G,
-        state.G_opt,
-        lambda: loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob, sigma),
-    )
+    def g_main() -> loss.PhaseLoss:
+        # Make D call the fakes real.
+        if wgan:
+            return loss.generator_wgan(G, D, gen_z[0], gen_c[0], mixing_prob)
+        return loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob, sigma)
 
-    # G reg: path length regularisation, lazily; the loss is scaled by the interval.
-    if config.pl_weight > 0 and is_due(step, config.g_reg_interval):
-        phase = run_phase(
-            "Greg",
+    def g_reg() -> loss.PhaseLoss:
+        return loss.generator_path_length(
             G,
-            state.G_opt,
-            lambda: loss.generator_path_length(
-                G,
-                gen_z[1],
-                gen_c[1],
-                state.pl_mean,
-                weight=config.pl_weight,
-                batch_shrink=config.pl_batch_shrink,
-                decay=config.pl_decay,
-                style_mixing_prob=mixing_prob,
-            ),
-            gain=config.g_reg_interval or 1,
+            gen_z[1],
+            gen_c[1],
+            state.pl_mean,
+            weight=config.pl_weight,
+            batch_shrink=config.pl_batch_shrink,
+            decay=config.pl_decay,
+            style_mixing_prob=mixing_prob,
         )
-        state.pl_mean.copy_(phase.pl_mean)
 
-    # D main: fakes down, reals up.
-    run_phase(
-        "Dmain",
-        D,
-        state.D_opt,
-        lambda: loss.discriminator_main(
+    def d_main() -> loss.PhaseLoss:
+        # Fakes down, reals up.
+        if wgan:
+            return loss.discriminator_wgan(
+                G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, config.wgan_epsilon
+            )
+        return loss.discriminator_main(
             G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, sigma
-        ),
-    )
-
-    # D reg: R1 on the reals, lazily; the loss is scaled by the interval.
-    if config.r1_gamma > 0 and is_due(step, config.d_reg_interval):
-        run_phase(
-            "Dreg",
-            D,
-            state.D_opt,
-            lambda: loss.discriminator_r1(D, real_img, real_c, config.r1_gamma, sigma),
-            gain=config.d_reg_interval or 1,
         )
+
+    def d_reg() -> loss.PhaseLoss:
+        if wgan:
+            return loss.discriminator_gradient_penalty(
+                G, D, real_img, real_c, gen_z[3], config.wgan_lambda, config.wgan_target
+            )
+        return loss.discriminator_r1(D, real_img, real_c, config.r1_gamma, sigma)
+
+    g_reg_on = config.pl_weight > 0
+    d_reg_on = config.wgan_lambda > 0 if wgan else config.r1_gamma > 0
+
+    # G: the main loss, and path length regularisation lazily (loss x interval) or, without
+    # an interval, in the same optimiser step.
+    if g_reg_on and config.g_reg_interval is None:
+        phase = run_phase("Gboth", G, state.G_opt, lambda: loss.combine(g_main(), g_reg()))
+        state.pl_mean.copy_(phase.pl_mean)
+    else:
+        run_phase("Gmain", G, state.G_opt, g_main)
+        if g_reg_on and is_due(step, config.g_reg_interval):
+            phase = run_phase("Greg", G, state.G_opt, g_reg, gain=config.g_reg_interval)
+            state.pl_mean.copy_(phase.pl_mean)
+
+    # D: likewise with R1 (or the WGAN gradient penalty).
+    if d_reg_on and config.d_reg_interval is None:
+        run_phase("Dboth", D, state.D_opt, lambda: loss.combine(d_main(), d_reg()))
+    else:
+        run_phase("Dmain", D, state.D_opt, d_main)
+        if d_reg_on and is_due(step, config.d_reg_interval):
+            run_phase("Dreg", D, state.D_opt, d_reg, gain=config.d_reg_interval)
 
     # G_ema follows G with a half-life of ema_kimg (ramped up early in training).
     batch_size = real_img.shape[0]
@@ -238,15 +257,20 @@ def _ignore_sigint(_worker_id: int) -> None:
 
 
 def real_batches(
-    dataset, config: TrainingConfig, start: int, device: torch.device
+    dataset,
+    config: TrainingConfig,
+    start: int,
+    device: torch.device,
+    batch_size: int | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Endless ``(images in [-1, 1], labels)`` batches from stream position ``start``.
+    """Endless ``(images in [-1, 1], labels)`` batches from stream position ``start``
+    (``batch_size`` defaults to the config's).
 
     The order depends only on the seed and the position, so a resumed run sees the same images.
     """
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_size=config.batch_size,
+        batch_size=batch_size or config.batch_size,
         sampler=ShuffledStream(len(dataset), config.random_seed, start),
         num_workers=config.num_workers,
         pin_memory=device.type == "cuda",
@@ -320,7 +344,7 @@ def save_fakes(G_ema, grid: SampleGrid, path: Path, batch_size: int = 32) -> Pat
     device = next(G_ema.parameters()).device
     images = []
     for z, c in zip(grid.z.split(batch_size), grid.c.split(batch_size), strict=True):
-        img = G_ema(z.to(device), c.to(device), noise_mode="const")
+        img = G_ema(z.to(device), c.to(device), truncation_psi=1, noise_mode="const")
         images.append(to_uint8(img))
     return save_image(make_grid(torch.cat(images).numpy(), cols=grid.columns), path)
 
@@ -497,6 +521,9 @@ def train(
     else:
         G, D = build_networks(config, dataset.resolution, dataset.num_channels, c_dim)
         state = TrainingState.create(config, G.to(device), D.to(device))
+    precision = training_precision(config, device)
+    for net in state.networks().values():
+        set_mixed_precision(net, precision)
     continuing = run_dir is not None
     if run_dir is None:
         run_dir = new_run_dir(outdir, run_description(config, dataset.name))
@@ -512,9 +539,13 @@ def train(
             f"Dataset:     {dataset.path} ({len(dataset)} images, {dataset.resolution} px, "
             f"{'labels ' + str(c_dim) if c_dim else 'no labels'})"
         )
+        mixed = precision != "fp32" and config.num_fp16_res > 0
+        how_precise = (
+            f"{precision} in the top {config.num_fp16_res} resolutions" if mixed else "fp32"
+        )
         log.line(
             f"Preset:      {config.preset} (batch {config.batch_size}, gamma "
-            f"{config.r1_gamma:g}, {config.total_kimg:g} kimg) on {device}"
+            f"{config.r1_gamma:g}, {config.total_kimg:g} kimg) on {device}, {how_precise}"
         )
         if resume is not None:
             how = "continuing in place" if continuing else "in a new run folder"
@@ -525,7 +556,8 @@ def train(
             save_image(make_grid(grid.reals, cols=grid.columns), run_dir / "reals.png")
         if state.cur_nimg == 0:
             save_fakes(state.G_ema, grid, run_dir / "fakes_init.png")
-        batches = real_batches(dataset, config, state.data_position, device)
+        first = schedule_at(config, state.cur_nimg, dataset.resolution)
+        batches = real_batches(dataset, config, state.data_position, device, first.batch_size)
         if saved_rng is not None:  # last, so that nothing above disturbs the restored streams
             restore_rng(saved_rng)
         _run(state, config, dataset, batches, grid, run_dir, device, log, bar)
@@ -547,9 +579,34 @@ class _Tick:
     nonfinite_steps: int = 0
 
 
+def training_precision(config: TrainingConfig, device: torch.device) -> str:
+    """The precision of the networks' fp16 blocks: the config's on CUDA, fp32 elsewhere (CPUs
+    gain nothing from fp16, and the official code keeps fp32 off CUDA too)."""
+    return config.precision if device.type == "cuda" else "fp32"
+
+
+def _apply_schedule(state: TrainingState, config: TrainingConfig, sched: Schedule) -> None:
+    """Set the networks' level of detail and the optimisers' learning rates for this step;
+    when layers are added or a fade ends, forget Adam's moments (as the original does)."""
+    if config.lod_initial_resolution is None:
+        return
+    if new_layers_added(state.lod, sched.lod):
+        reset_adam_moments(state.G_opt)
+        reset_adam_moments(state.D_opt)
+        state.count("lod/optimizer_resets")
+    state.lod = sched.lod
+    set_lod(state.networks(), sched.lod)
+    for opt, lr, ratio in (
+        (state.G_opt, sched.g_lr, config.g_lazy_ratio),
+        (state.D_opt, sched.d_lr, config.d_lazy_ratio),
+    ):
+        for group in opt.param_groups:
+            group["lr"] = lr * ratio
+
+
 def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> None:
     """Steps until ``total_kimg``; at the end of every tick a log line, grids and snapshots."""
-    batch_size = config.batch_size
+    batch_size = schedule_at(config, state.cur_nimg, dataset.resolution).batch_size
     total_nimg = round(config.total_kimg * 1000)
     tick_nimg = max(round(config.kimg_per_tick * 1000), 1)
     if state.cur_nimg >= total_nimg:
@@ -566,8 +623,16 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
 
     with GracefulStop() as stop:
         while True:
+            # Progressive growing: level of detail, batch and learning rates from the count.
+            sched = schedule_at(config, state.cur_nimg, dataset.resolution)
+            if sched.batch_size != batch_size:
+                batch_size = sched.batch_size
+                batches = real_batches(dataset, config, state.data_position, device, batch_size)
+            _apply_schedule(state, config, sched)
+
             # A real batch, latents and labels for each phase, then the phases themselves.
             real_img, real_c = next(batches)
+            real_img = process_reals(real_img, sched.lod)
             state.data_position += batch_size
             gen_z = torch.randn([len(PHASES), batch_size, state.G.z_dim], device=device)
             gen_c = sample_labels(dataset, len(PHASES) * batch_size, device)
@@ -688,6 +753,7 @@ def _log_tick(state, tick: _Tick, tick_end: float, stats, device, log) -> None:
         f"cpumem {cpu_gb:<6.2f}",
         f"gpumem {gpu_gb:<6.2f}",
         f"augment {state.augment_p:.3f}",
+        *([f"lod {state.lod:.2f}"] if state.lod is not None else []),
         f"G {_mean(summary, 'Loss/G/loss', '.3f')}",
         f"D {_mean(summary, 'Loss/D/loss', '.3f')}",
         f"pl {_mean(summary, 'Loss/pl_penalty', '.4f')}",
@@ -700,6 +766,7 @@ def _log_tick(state, tick: _Tick, tick_end: float, stats, device, log) -> None:
         "Progress/tick": state.cur_tick,
         "Progress/kimg": state.kimg,
         "Progress/augment": state.augment_p,
+        **({"Progress/lod": state.lod} if state.lod is not None else {}),
         "Progress/pl_mean": float(state.pl_mean),
         "Timing/total_sec": tick_end - tick.run_start,
         "Timing/sec_per_tick": tick_sec,
@@ -787,6 +854,6 @@ def _progress_bar(config: TrainingConfig, state: TrainingState, enabled: bool):
 
 
 def _bar_text(result: StepResult, sec_per_kimg: float) -> str:
-    g = result.losses.get("Gmain", float("nan"))
-    d = result.losses.get("Dmain", float("nan"))
+    g = result.losses.get("Gmain", result.losses.get("Gboth", float("nan")))
+    d = result.losses.get("Dmain", result.losses.get("Dboth", float("nan")))
     return f"{sec_per_kimg:.1f} s/kimg, G {g:.3f}, D {d:.3f}"

@@ -8,6 +8,10 @@ values to report. Logits are D's raw outputs; ``softplus(-x) = -log sigmoid(x)``
 * ``generator_path_length``: path length regularisation on ``ws``, around a running mean.
 * ``discriminator_main``: logistic loss, fakes down and reals up.
 * ``discriminator_r1``: R1, the squared gradient norm of D at real images, times gamma / 2.
+
+WGAN-GP (Gulrajani et al. 2017, the ProGAN loss, an option for StyleGAN 1):
+``generator_wgan`` (``-D(G(z))``), ``discriminator_wgan`` (``D(fake) - D(real)`` plus the drift
+term ``epsilon * D(real)^2``) and ``discriminator_gradient_penalty`` on random interpolates.
 """
 
 from __future__ import annotations
@@ -41,11 +45,15 @@ def mix_styles(
     torch RNG on the CPU, so they are reproducible and independent of the device.
     """
     num_ws = ws.shape[1]
+    # A growing network (StyleGAN 1) mixes only among the layers it is using.
+    active = getattr(G.synthesis, "active_num_ws", None)
+    if active is not None:
+        num_ws = active()
     if prob <= 0 or num_ws < 2 or torch.rand([]).item() >= prob:
         return ws
     cutoff = int(torch.randint(1, num_ws, []).item())
     mixed = G.mapping(torch.randn_like(z), c, update_emas=False)
-    take_second = torch.arange(num_ws, device=ws.device) >= cutoff
+    take_second = torch.arange(ws.shape[1], device=ws.device) >= cutoff
     return torch.where(take_second[None, :, None], mixed, ws)
 
 
@@ -185,3 +193,71 @@ def discriminator_r1(
         "Loss/D/reg": loss,
     }
     return PhaseLoss(loss.mean(), report)
+
+
+def generator_wgan(
+    G: nn.Module, D: nn.Module, z: torch.Tensor, c: torch.Tensor, style_mixing_prob: float
+) -> PhaseLoss:
+    """WGAN generator loss ``-D(G(z))``."""
+    fake_img, _ = run_generator(G, z, c, style_mixing_prob)
+    fake_logits = D(fake_img, c)
+    loss = -fake_logits
+    report = {"Loss/scores/fake": fake_logits, "Loss/signs/fake": fake_logits.sign()}
+    report["Loss/G/loss"] = loss
+    return PhaseLoss(loss.mean(), report)
+
+
+def discriminator_wgan(
+    G: nn.Module,
+    D: nn.Module,
+    real_img: torch.Tensor,
+    real_c: torch.Tensor,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    style_mixing_prob: float,
+    epsilon: float,
+) -> PhaseLoss:
+    """WGAN critic loss ``D(fake) - D(real) + epsilon * D(real)^2`` (w_avg moves here)."""
+    fake_img, _ = run_generator(G, z, c, style_mixing_prob, update_emas=True)
+    fake_logits = D(fake_img, c)
+    real_logits = D(real_img, real_c)
+    loss = fake_logits - real_logits + real_logits.square() * epsilon
+    report = {
+        "Loss/scores/fake": fake_logits,
+        "Loss/signs/fake": fake_logits.sign(),
+        "Loss/scores/real": real_logits,
+        "Loss/signs/real": real_logits.sign(),
+        "Loss/D/loss": loss,
+    }
+    return PhaseLoss(loss.mean(), report)
+
+
+def discriminator_gradient_penalty(
+    G: nn.Module,
+    D: nn.Module,
+    real_img: torch.Tensor,
+    real_c: torch.Tensor,
+    z: torch.Tensor,
+    weight: float,
+    target: float,
+) -> PhaseLoss:
+    """WGAN-GP: ``weight / target^2 * (|grad_x D(x)| - target)^2`` at ``x`` drawn uniformly on
+    the segment between each real image and a fake (made with the real image's label)."""
+    with torch.no_grad():
+        fake_img, _ = run_generator(G, z, real_c)
+    t = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device, dtype=real_img.dtype)
+    mixed = real_img.detach().lerp(fake_img, t).requires_grad_(True)
+    mixed_logits = D(mixed, real_c)
+    (grads,) = torch.autograd.grad(
+        outputs=[mixed_logits.sum()], inputs=[mixed], create_graph=True, only_inputs=True
+    )
+    norms = grads.square().sum([1, 2, 3]).sqrt()
+    loss = (norms - target).square() * (weight / target**2)
+    report = {"Loss/scores/mixed": mixed_logits, "Loss/mixed_norms": norms, "Loss/D/reg": loss}
+    return PhaseLoss(loss.mean(), report)
+
+
+def combine(main: PhaseLoss, reg: PhaseLoss) -> PhaseLoss:
+    """One optimiser step for both losses (a network regularised on every step, no lazy
+    interval, takes a single step on their sum as the official ``Gboth`` / ``Dboth``)."""
+    return PhaseLoss(main.loss + reg.loss, {**main.report, **reg.report}, pl_mean=reg.pl_mean)

@@ -26,10 +26,13 @@ STATE_VERSION = 1
 def build_networks(
     config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
 ) -> tuple[nn.Module, nn.Module]:
-    """A fresh generator (StyleGAN2 or StyleGAN3) and the StyleGAN2 discriminator for the
-    config, with the arguments NVIDIA's train.py passes."""
+    """A fresh generator and discriminator for the config: StyleGAN 1's pair, or a StyleGAN2 or
+    StyleGAN3 generator with the StyleGAN2 discriminator, with the arguments NVIDIA's
+    train.py passes."""
     from stylegan.networks.stylegan2 import Discriminator, Generator
 
+    if config.generator == "stylegan1":
+        return build_stylegan1_networks(config, resolution, img_channels, c_dim)
     if config.generator.startswith("stylegan3"):
         G = build_stylegan3_generator(config, resolution, img_channels, c_dim)
     else:
@@ -60,6 +63,35 @@ def build_networks(
         conv_clamp=config.conv_clamp,
         epilogue_kwargs=dict(mbstd_group_size=config.mbstd_group_size),
     )
+    return G, D
+
+
+def build_stylegan1_networks(
+    config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
+) -> tuple[nn.Module, nn.Module]:
+    """The original StyleGAN's G and D; both start at the schedule's first level of detail."""
+    from stylegan.networks import stylegan1
+    from stylegan.training.progressive import schedule_at, set_lod
+
+    G = stylegan1.Generator(
+        z_dim=config.z_dim,
+        c_dim=c_dim,
+        w_dim=config.w_dim,
+        img_resolution=resolution,
+        img_channels=img_channels,
+        mapping_kwargs=dict(num_layers=config.map_depth),
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+    )
+    D = stylegan1.Discriminator(
+        c_dim=c_dim,
+        img_resolution=resolution,
+        img_channels=img_channels,
+        channel_base=config.channel_base,
+        channel_max=config.channel_max,
+        mbstd_group_size=config.mbstd_group_size,
+    )
+    set_lod([G, D], schedule_at(config, 0, resolution).lod)
     return G, D
 
 
@@ -155,6 +187,7 @@ class TrainingState:
     batch_idx: int = 0  # training steps done
     data_position: int = 0  # images drawn from the shuffled data stream
     augment_p: float = 0.0  # ADA probability; no augmentation pipeline yet, kept for resumes
+    lod: float | None = None  # level of detail of the last step (progressive growing)
     nonfinite_streak: int = 0  # consecutive steps with a non-finite loss
     counters: dict[str, int] = field(default_factory=dict)  # e.g. phase runs, non-finite events
 
@@ -196,6 +229,7 @@ class TrainingState:
             "batch_idx": self.batch_idx,
             "data_position": self.data_position,
             "augment_p": self.augment_p,
+            "lod": self.lod,
             "nonfinite_streak": self.nonfinite_streak,
             "counters": dict(self.counters),
             "pl_mean": self.pl_mean.detach().cpu(),
@@ -216,6 +250,7 @@ class TrainingState:
         self.batch_idx = int(state["batch_idx"])
         self.data_position = int(state["data_position"])
         self.augment_p = float(state["augment_p"])
+        self.lod = state.get("lod")  # absent in checkpoints of runs that never grew
         self.nonfinite_streak = int(state["nonfinite_streak"])
         self.counters = {str(k): int(v) for k, v in state["counters"].items()}
         self.pl_mean = state["pl_mean"].to(self.pl_mean.device, self.pl_mean.dtype)
