@@ -143,6 +143,7 @@ _TRAIN_FLAGS = {
     "metrics": "metrics",
     "metrics_every": "metrics_ticks",
     "loss": "loss",
+    "freezed": "freezed",
     "lod_initial": "lod_initial_resolution",
     "lod_training_kimg": "lod_training_kimg",
     "lod_transition_kimg": "lod_transition_kimg",
@@ -270,6 +271,12 @@ def _bool_flag(name: str, help: str):
     type=click.IntRange(min=1),
     metavar="TICKS",
     help="Compute the metrics every N ticks (default: with each network snapshot).",
+)
+@click.option(
+    "--freezed",
+    type=click.IntRange(min=0),
+    metavar="INT",
+    help="Freeze-D: keep the first INT discriminator layers fixed (transfer learning).",
 )
 @click.option(
     "--loss",

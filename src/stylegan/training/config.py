@@ -39,6 +39,7 @@ class TrainingConfig:
     channel_base: int = 32768
     channel_max: int = 512
     mbstd_group_size: int = 4
+    freezed: int = 0  # Freeze-D: keep D's first N layers fixed (transfer learning)
     g_architecture: str = "skip"
     d_architecture: str = "resnet"
     num_fp16_res: int = 4  # blocks at the N highest resolutions run in `precision` on CUDA
@@ -374,6 +375,8 @@ def validate(config: TrainingConfig) -> None:
         raise StyleGANError(
             f"unknown generator {c.generator!r}: choose one of {', '.join(GENERATORS)}"
         )
+    if not isinstance(c.freezed, int) or c.freezed < 0:
+        raise StyleGANError(f"freezed must be a whole number >= 0, got {c.freezed!r}")
     if c.precision not in ("fp16", "bf16", "fp32"):
         raise StyleGANError(f"precision must be fp16, bf16 or fp32, got {c.precision!r}")
     if c.loss not in LOSSES:

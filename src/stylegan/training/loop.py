@@ -45,7 +45,13 @@ from stylegan.training.progressive import (
     schedule_at,
     set_lod,
 )
-from stylegan.training.state import TrainingState, build_networks, restore_rng
+from stylegan.training.state import (
+    TrainingState,
+    build_networks,
+    freeze_layers,
+    restore_rng,
+    with_frozen_layers,
+)
 from stylegan.training.stats import (
     RunLog,
     StatsCollector,
@@ -514,8 +520,13 @@ def train(
 
         snapshot, run_dir = resolve_resume(resume, outdir)
         ckpt = load_any(snapshot, device=device)  # ours, NVIDIA .pkl, rosinality .pt, URL
+        _check_fits(ckpt.networks, config, dataset, c_dim, snapshot)
+        if "D" in ckpt.networks and freeze_layers(ckpt.networks["D"]) != config.freezed:
+            # Freeze-D changes which tensors are trained, so saved optimiser moments no longer
+            # fit: fine-tune from the networks (the usual case: a pre-trained NVIDIA .pkl).
+            ckpt.networks["D"] = with_frozen_layers(ckpt.networks["D"], config.freezed)
+            ckpt.training_state = None
         state = TrainingState.from_checkpoint(ckpt, config, restore_random=False)
-        _check_fits(state.G, dataset, c_dim, snapshot)
         if ckpt.training_state is not None:
             saved_rng = ckpt.training_state["rng"]
     else:
@@ -793,17 +804,33 @@ def _save_snapshot(state: TrainingState, config: TrainingConfig, run_dir: Path) 
     return path
 
 
-def _check_fits(G, dataset, c_dim: int, snapshot: Path) -> None:
+def _check_fits(networks: dict, config: TrainingConfig, dataset, c_dim: int, snapshot) -> None:
+    """Clear errors when a checkpoint cannot continue (or transfer to) the requested run."""
+    G = networks.get("G", networks.get("G_ema"))
+    if G is None:
+        raise StyleGANError(f"{snapshot} holds no generator (G or G_ema); cannot train it")
+    family = type(G).__module__.rsplit(".", 1)[-1]  # stylegan1, stylegan2 or stylegan3
+    if not config.generator.startswith(family):
+        raise StyleGANError(
+            f"{snapshot} holds a {family} generator but the run asks for {config.generator}: "
+            f"use a --cfg of the same generation (e.g. --cfg {family}) to resume or fine-tune it"
+        )
     if G.img_resolution != dataset.resolution or G.img_channels != dataset.num_channels:
         raise StyleGANError(
             f"{snapshot} generates {G.img_resolution} px images with {G.img_channels} channels, "
-            f"but the dataset has {dataset.resolution} px with {dataset.num_channels}; "
-            "resume with the dataset it was trained on"
+            f"but the dataset has {dataset.resolution} px with {dataset.num_channels}; to "
+            f"resume or fine-tune it, use a dataset of {G.img_resolution} px "
+            f"(stylegan dataset --resolution {G.img_resolution})"
         )
     if G.c_dim != c_dim:
         raise StyleGANError(
             f"{snapshot} has {G.c_dim} label dimensions but the run uses {c_dim}; "
-            "match --cond to the snapshot (and use the same dataset)"
+            "match --cond to the snapshot (and use a dataset with as many classes)"
+        )
+    D = networks.get("D")
+    if config.freezed and D is not None and not hasattr(D.config, "freeze_layers"):
+        raise StyleGANError(
+            f"--freezed needs the StyleGAN2 discriminator; {snapshot} has a {family} one"
         )
 
 

@@ -32,6 +32,8 @@ def build_networks(
     from stylegan.networks.stylegan2 import Discriminator, Generator
 
     if config.generator == "stylegan1":
+        if config.freezed:
+            raise StyleGANError("--freezed needs the StyleGAN2 discriminator, not StyleGAN 1's")
         return build_stylegan1_networks(config, resolution, img_channels, c_dim)
     if config.generator.startswith("stylegan3"):
         G = build_stylegan3_generator(config, resolution, img_channels, c_dim)
@@ -61,9 +63,27 @@ def build_networks(
         channel_max=config.channel_max,
         num_fp16_res=config.num_fp16_res,
         conv_clamp=config.conv_clamp,
+        block_kwargs=dict(freeze_layers=config.freezed),
         epilogue_kwargs=dict(mbstd_group_size=config.mbstd_group_size),
     )
     return G, D
+
+
+def freeze_layers(D: nn.Module) -> int:
+    """How many of D's first layers are frozen (Freeze-D); 0 for discriminators without it."""
+    return getattr(D.config, "freeze_layers", 0)
+
+
+def with_frozen_layers(D: nn.Module, n: int) -> nn.Module:
+    """``D`` rebuilt with its first ``n`` layers frozen (kept as buffers), same weights."""
+    if freeze_layers(D) == n:
+        return D
+    if not hasattr(D.config, "freeze_layers"):
+        raise StyleGANError("--freezed needs the StyleGAN2 discriminator (freeze_layers)")
+    frozen = type(D).from_config(D.config.replace(freeze_layers=n))
+    frozen.load_state_dict(D.state_dict())
+    buffer = next(iter(D.buffers()), None)
+    return frozen.to(buffer.device if buffer is not None else "cpu")
 
 
 def build_stylegan1_networks(
