@@ -178,3 +178,29 @@ def test_blur_of_d_inputs_fades_out_and_keeps_the_mean():
     expected = taps / taps.sum() * (taps[6] / taps.sum())
     assert torch.allclose(row, expected, atol=1e-6)
     assert torch.equal(blur(img, 0.3), img)  # under a pixel of support: untouched
+
+
+class _Double(torch.nn.Module):
+    """A stand-in augmentation: doubles the images (its Jacobian is 2)."""
+
+    def forward(self, img):
+        return img * 2
+
+
+class _SumCritic(torch.nn.Module):
+    def forward(self, img, c=None, update_emas=False):
+        return img.flatten(1).sum(1, keepdim=True)
+
+
+def test_augmentation_reaches_d_and_r1_flows_through_it():
+    D = _SumCritic()
+    real = torch.randn(2, 3, 4, 4)
+    c = torch.zeros(2, 0)
+    plain = loss.run_discriminator(D, real, c)
+    augmented = loss.run_discriminator(D, real, c, augment_pipe=_Double())
+    torch.testing.assert_close(augmented, plain * 2)
+    # R1's gradient is taken w.r.t. the un-augmented reals, through the pipe: |2 * 1|^2 per pixel.
+    r1 = loss.discriminator_r1(D, real, c, gamma=2.0, augment_pipe=_Double())
+    torch.testing.assert_close(r1.loss, torch.tensor(4.0 * 48))
+    r1_plain = loss.discriminator_r1(D, real, c, gamma=2.0)
+    torch.testing.assert_close(r1_plain.loss, torch.tensor(48.0))

@@ -88,6 +88,22 @@ def blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
     return upfirdn2d.filter2d(img, taps / taps.sum())
 
 
+def run_discriminator(
+    D: nn.Module,
+    img: torch.Tensor,
+    c: torch.Tensor,
+    blur_sigma: float = 0.0,
+    augment_pipe: nn.Module | None = None,
+    update_emas: bool = False,
+) -> torch.Tensor:
+    """D's logits for ``img`` as the official loss feeds it: blurred (StyleGAN3-R, early on),
+    then augmented (ADA / DiffAugment, reals and fakes alike), then D."""
+    img = blur(img, blur_sigma)
+    if augment_pipe is not None:
+        img = augment_pipe(img)
+    return D(img, c, update_emas=update_emas)
+
+
 def generator_main(
     G: nn.Module,
     D: nn.Module,
@@ -95,10 +111,11 @@ def generator_main(
     c: torch.Tensor,
     style_mixing_prob: float,
     blur_sigma: float = 0.0,
+    augment_pipe: nn.Module | None = None,
 ) -> PhaseLoss:
     """Non-saturating generator loss ``softplus(-D(G(z)))``."""
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
-    fake_logits = D(blur(fake_img, blur_sigma), c)
+    fake_logits = run_discriminator(D, fake_img, c, blur_sigma, augment_pipe)
     loss = F.softplus(-fake_logits)
     report = {
         "Loss/scores/fake": fake_logits,
@@ -150,6 +167,7 @@ def discriminator_main(
     c: torch.Tensor,
     style_mixing_prob: float,
     blur_sigma: float = 0.0,
+    augment_pipe: nn.Module | None = None,
 ) -> PhaseLoss:
     """Logistic discriminator loss ``softplus(D(G(z))) + softplus(-D(x))``.
 
@@ -157,8 +175,8 @@ def discriminator_main(
     tracked on the latents drawn for D's fakes, as in the stylegan3 repository.
     """
     fake_img, _ = run_generator(G, z, c, style_mixing_prob, update_emas=True)
-    fake_logits = D(blur(fake_img, blur_sigma), c, update_emas=True)
-    real_logits = D(blur(real_img, blur_sigma), real_c)
+    fake_logits = run_discriminator(D, fake_img, c, blur_sigma, augment_pipe, update_emas=True)
+    real_logits = run_discriminator(D, real_img, real_c, blur_sigma, augment_pipe)
     loss_fake = F.softplus(fake_logits)
     loss_real = F.softplus(-real_logits)
     report = {
@@ -177,10 +195,12 @@ def discriminator_r1(
     real_c: torch.Tensor,
     gamma: float,
     blur_sigma: float = 0.0,
+    augment_pipe: nn.Module | None = None,
 ) -> PhaseLoss:
-    """R1 regularisation ``gamma / 2 * |grad_x D(x)|^2`` on real images (x before any blur)."""
+    """R1 regularisation ``gamma / 2 * |grad_x D(x)|^2`` on real images (x before any blur or
+    augmentation: the gradient flows through both, as in the official code)."""
     real_img = real_img.detach().requires_grad_(True)
-    real_logits = D(blur(real_img, blur_sigma), real_c)
+    real_logits = run_discriminator(D, real_img, real_c, blur_sigma, augment_pipe)
     (grads,) = torch.autograd.grad(
         outputs=[real_logits.sum()], inputs=[real_img], create_graph=True, only_inputs=True
     )
@@ -196,11 +216,16 @@ def discriminator_r1(
 
 
 def generator_wgan(
-    G: nn.Module, D: nn.Module, z: torch.Tensor, c: torch.Tensor, style_mixing_prob: float
+    G: nn.Module,
+    D: nn.Module,
+    z: torch.Tensor,
+    c: torch.Tensor,
+    style_mixing_prob: float,
+    augment_pipe: nn.Module | None = None,
 ) -> PhaseLoss:
     """WGAN generator loss ``-D(G(z))``."""
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
-    fake_logits = D(fake_img, c)
+    fake_logits = run_discriminator(D, fake_img, c, augment_pipe=augment_pipe)
     loss = -fake_logits
     report = {"Loss/scores/fake": fake_logits, "Loss/signs/fake": fake_logits.sign()}
     report["Loss/G/loss"] = loss
@@ -216,11 +241,12 @@ def discriminator_wgan(
     c: torch.Tensor,
     style_mixing_prob: float,
     epsilon: float,
+    augment_pipe: nn.Module | None = None,
 ) -> PhaseLoss:
     """WGAN critic loss ``D(fake) - D(real) + epsilon * D(real)^2`` (w_avg moves here)."""
     fake_img, _ = run_generator(G, z, c, style_mixing_prob, update_emas=True)
-    fake_logits = D(fake_img, c)
-    real_logits = D(real_img, real_c)
+    fake_logits = run_discriminator(D, fake_img, c, augment_pipe=augment_pipe, update_emas=True)
+    real_logits = run_discriminator(D, real_img, real_c, augment_pipe=augment_pipe)
     loss = fake_logits - real_logits + real_logits.square() * epsilon
     report = {
         "Loss/scores/fake": fake_logits,
@@ -240,6 +266,7 @@ def discriminator_gradient_penalty(
     z: torch.Tensor,
     weight: float,
     target: float,
+    augment_pipe: nn.Module | None = None,
 ) -> PhaseLoss:
     """WGAN-GP: ``weight / target^2 * (|grad_x D(x)| - target)^2`` at ``x`` drawn uniformly on
     the segment between each real image and a fake (made with the real image's label)."""
@@ -247,7 +274,7 @@ def discriminator_gradient_penalty(
         fake_img, _ = run_generator(G, z, real_c)
     t = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device, dtype=real_img.dtype)
     mixed = real_img.detach().lerp(fake_img, t).requires_grad_(True)
-    mixed_logits = D(mixed, real_c)
+    mixed_logits = run_discriminator(D, mixed, real_c, augment_pipe=augment_pipe)
     (grads,) = torch.autograd.grad(
         outputs=[mixed_logits.sum()], inputs=[mixed], create_graph=True, only_inputs=True
     )
