@@ -85,3 +85,43 @@ def test_precision_choices():
     assert training_precision(config, torch.device("cuda")) == "fp16"
     bf16 = make_config("stylegan2", precision="bf16")
     assert training_precision(bf16, torch.device("cuda")) == "bf16"
+
+
+def test_stylegan3_layers_in_low_precision():
+    from stylegan.networks.stylegan3 import Generator as Generator3
+
+    torch.manual_seed(0)
+    G = Generator3(
+        z_dim=8, c_dim=0, w_dim=8, img_resolution=32, img_channels=3, channel_base=128,
+        channel_max=16, num_layers=4, num_critical=1, margin_size=4, num_fp16_res=1,
+    )  # fmt: skip
+    # The official rule: a layer is fp16 when its sampling rate * 2**num_fp16_res > resolution.
+    flags = [layer.use_fp16 for layer in G.synthesis.layers()]
+    assert any(flags) and not all(flags)
+    z = torch.randn(2, 8)
+    ref = G(z)
+    set_mixed_precision(G, "fp16")
+    out = G(z)
+    assert out.dtype == torch.float32
+    assert 0 < (out - ref).abs().max() < 2e-2 * ref.abs().max()
+    torch.testing.assert_close(G(z, force_fp32=True), ref, rtol=0, atol=0)
+    out.square().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in G.parameters() if p.grad is not None)
+
+
+def test_a_training_step_in_bf16():
+    from stylegan.training.loop import training_step
+    from stylegan.training.state import TrainingState
+
+    G, D = _nets()
+    config = make_config("tiny", mbstd_group_size=2, d_reg_interval=1, g_reg_interval=1)
+    state = TrainingState.create(config, G, D)
+    for net in state.networks().values():
+        set_mixed_precision(net, "bf16")
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    result = training_step(
+        state, config, real, torch.zeros(4, 0), torch.randn(4, 4, 32), torch.zeros(4, 4, 0)
+    )
+    assert set(result.losses) == {"Gmain", "Greg", "Dmain", "Dreg"}
+    assert all(torch.isfinite(torch.tensor(v)) for v in result.losses.values())
+    assert all(n == 0 for n in result.nonfinite_grads.values())

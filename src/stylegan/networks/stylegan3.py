@@ -9,7 +9,8 @@ names and shapes equal NVIDIA's (``synthesis.input.freqs``, ``synthesis.L3_36_51
 
 Config T is the class default; config R uses 1x1 convolutions and radially symmetric
 downsampling filters (``conv_kernel=1, use_radial_filters=True``), usually with twice the
-channels. As for StyleGAN2, ``num_fp16_res`` is kept in the config but everything runs in fp32.
+channels. As for StyleGAN2, the layers above the ``num_fp16_res`` threshold compute in fp16 or
+bf16 once ``layers.set_mixed_precision`` is called; otherwise everything runs in fp32.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from stylegan.networks.config import ConfiguredNetwork, StyleGAN3GeneratorConfig
 from stylegan.networks.layers import (
     FullyConnectedLayer,
     GenerateMixin,
+    block_dtype,
     check_shape,
 )
 from stylegan.ops.filtered_lrelu import filtered_lrelu
@@ -283,7 +285,8 @@ class SynthesisLayer(nn.Module):
         self.w_dim = w_dim
         self.is_torgb = is_torgb
         self.is_critically_sampled = is_critically_sampled
-        self.use_fp16 = use_fp16  # recorded only: this layer computes in fp32 (see module doc)
+        self.use_fp16 = use_fp16  # in low precision once set_mixed_precision() enables it
+        self.low_precision: torch.dtype | None = None
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.in_size = np.broadcast_to(np.asarray(in_size), [2])
@@ -354,13 +357,14 @@ class SynthesisLayer(nn.Module):
         x: torch.Tensor,
         w: torch.Tensor,
         noise_mode: str = "random",
-        force_fp32: bool = True,
+        force_fp32: bool = False,
         update_emas: bool = False,
         overwrite_input: bool = False,
     ) -> torch.Tensor:
         """``overwrite_input=True``: the caller no longer needs ``x``; without autograd it may
         then be scaled in place instead of copied (same result)."""
-        del noise_mode, force_fp32  # no noise in StyleGAN3; always fp32 here
+        del noise_mode  # no noise in StyleGAN3
+        dtype = block_dtype(self, force_fp32)
         check_shape(x, [None, self.in_channels, int(self.in_size[1]), int(self.in_size[0])], "x")
         check_shape(w, [x.shape[0], self.w_dim], "w")
 
@@ -383,7 +387,7 @@ class SynthesisLayer(nn.Module):
             weight = weight * weight.square().mean(dim=[1, 2, 3], keepdim=True).rsqrt()
             styles = styles * styles.square().mean().rsqrt()
         x = modulated_conv2d(
-            x,
+            x.to(dtype),
             weight,
             styles,
             padding=self.conv_kernel - 1,
@@ -484,13 +488,13 @@ class SynthesisNetwork(nn.Module):
         self,
         ws: torch.Tensor,
         noise_mode: str = "random",
-        force_fp32: bool = True,
+        force_fp32: bool = False,
         fused_modconv: bool | str | None = None,
         update_emas: bool = False,
     ) -> torch.Tensor:
-        """``noise_mode``, ``force_fp32`` and ``fused_modconv`` are accepted so that callers
-        can treat StyleGAN2 and StyleGAN3 alike; StyleGAN3 has no noise and runs in fp32."""
-        del force_fp32, fused_modconv
+        """``noise_mode`` and ``fused_modconv`` are accepted so that callers can treat
+        StyleGAN2 and StyleGAN3 alike (StyleGAN3 has no noise)."""
+        del fused_modconv
         if noise_mode not in NOISE_MODES:
             raise StyleGANError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
@@ -498,7 +502,8 @@ class SynthesisNetwork(nn.Module):
         x = self.input(ws[0])
         # Every layer input is a temporary of this call, so the layers may overwrite it.
         for layer, w in zip(self.layers(), ws[1:]):
-            x = layer(x, w, update_emas=update_emas, overwrite_input=True)
+            x = layer(x, w, force_fp32=force_fp32, update_emas=update_emas, overwrite_input=True)
+        x = x.to(torch.float32)
         if self.output_scale != 1:
             x = x.mul_(self.output_scale) if _untracked(x) else x * self.output_scale
         return x
