@@ -379,16 +379,16 @@ def _generator_options(func):
             "--trunc",
             "truncation_psi",
             type=float,
-            default=1.0,
-            show_default=True,
-            help="Truncation psi: 1 = none, 0 = the average image.",
+            default=None,
+            help="Truncation psi: 1 = none, 0 = the average image. Default: the network's own "
+            "(none for StyleGAN2/3; 0.7 on the first 8 layers for StyleGAN (v1), as the original).",
         ),
         click.option(
             "--trunc-cutoff",
             "truncation_cutoff",
             type=click.IntRange(min=0),
             default=None,
-            help="Truncate only the first K style layers (default: all).",
+            help="Truncate only the first K style layers (default: all, or the network's own).",
         ),
         click.option(
             "--class",
@@ -421,6 +421,14 @@ _noise_mode_option = click.option(
     show_default=True,
     help="Per-layer noise: the stored constant, fresh random, or off.",
 )
+
+
+def resolve_truncation(G, psi: float | None, cutoff: int | None) -> tuple[float, int | None]:
+    """The truncation to use: what the user gave, else the network's default (see
+    :func:`stylegan.tools.generate.resolve_truncation`)."""
+    from stylegan.tools.generate import resolve_truncation as resolve
+
+    return resolve(G, psi, cutoff)
 
 
 def _load_generator(network: str, device: str):
@@ -473,6 +481,7 @@ def generate_command(
     seed_list = parse_seeds(seeds)
     translate_xy = parse_vec2(translate)
     G, resolved = _load_generator(network, device)
+    truncation_psi, truncation_cutoff = resolve_truncation(G, truncation_psi, truncation_cutoff)
     moved = translate_xy != (0.0, 0.0) or rotate != 0
     with set_user_transform(G, translate_xy, rotate) if moved else contextlib.nullcontext():
         images = generate_images(
@@ -527,6 +536,7 @@ def mix_command(
 
     row_list, col_list = parse_seeds(row_seeds), parse_seeds(col_seeds)
     G, resolved = _load_generator(network, device)
+    truncation_psi, truncation_cutoff = resolve_truncation(G, truncation_psi, truncation_cutoff)
     layers = parse_styles(styles, G.num_ws)
     rows, cols, cells = style_mixing_images(
         G,
@@ -593,6 +603,7 @@ def noise_command(
 
     seed_list = parse_seeds(seeds)
     G, resolved = _load_generator(network, device)
+    truncation_psi, truncation_cutoff = resolve_truncation(G, truncation_psi, truncation_cutoff)
     figure = noise_variation_figure(
         G,
         seed_list,
@@ -607,6 +618,65 @@ def noise_command(
         progress=True,
     )
     click.echo(f"wrote {save_image(figure, Path(outdir) / 'noise.png')}")
+
+
+@cli.command("truncation")
+@click.option(
+    "--network",
+    required=True,
+    metavar="PATH",
+    help="Checkpoint (ours, NVIDIA .pkl, rosinality .pt, or a URL); its G_ema is used.",
+)
+@click.option("--seeds", default="0-3", show_default=True, help="One row per seed, e.g. 0-3.")
+@click.option(
+    "--psi",
+    "psis",
+    default="-1:1:9",
+    show_default=True,
+    help="Columns: START:STOP:COUNT (evenly spaced) or a list such as 1,0.7,0.5,0,-0.5,-1.",
+)
+@click.option(
+    "--trunc-cutoff",
+    "truncation_cutoff",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Truncate only the first K layers (default: the network's own; 8 for StyleGAN (v1), "
+    "all for StyleGAN2/3).",
+)
+@click.option("--class", "class_idx", type=int, default=None, help="Class, conditional nets only.")
+@_noise_mode_option
+@click.option("--batch", "batch_size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--save-cells", is_flag=True, help="Also write every image on its own.")
+def truncation_command(
+    network, seeds, psis, truncation_cutoff, class_idx, noise_mode, batch_size, device, outdir,
+    save_cells,
+):  # fmt: skip
+    """The truncation-trick figure (truncation.png): seeds in rows, psi in columns.
+
+    \b
+    stylegan truncation --network NET --seeds 0-3 --psi=-1:1:9 --outdir out
+    """
+    from stylegan.tools.truncation import parse_psi, save_truncation, truncation_images
+
+    psi_values = parse_psi(psis)
+    G, resolved = _load_generator(network, device)
+    if truncation_cutoff is None:
+        truncation_cutoff = getattr(G, "default_truncation", (1.0, None))[1]
+    images = truncation_images(
+        G,
+        seeds,
+        psi_values,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        noise_mode=noise_mode,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    paths = save_truncation(images, seeds, psi_values, outdir, save_cells=save_cells)
+    click.echo(f"wrote {paths[0]}" + (f" and {len(paths) - 1} images" if save_cells else ""))
 
 
 @cli.command("video")
@@ -718,6 +788,7 @@ def video_command(
         parse_motion(motion)  # check before loading
         cols, _ = parse_grid(grid)
         G, resolved = _load_generator(network, device)
+        truncation_psi, truncation_cutoff = resolve_truncation(G, truncation_psi, truncation_cutoff)
         other = _load_generator(compare_network, device)[0] if compare_network else None
         frames = motion_frames(
             G,
@@ -742,6 +813,7 @@ def video_command(
 
     cells = keyframe_seeds(seeds, grid, num_keyframes)  # check the grid before loading
     G, resolved = _load_generator(network, device)
+    truncation_psi, truncation_cutoff = resolve_truncation(G, truncation_psi, truncation_cutoff)
     frames = interpolation_frames(
         G,
         seeds,

@@ -41,6 +41,18 @@ def check_noise_mode(noise_mode: str) -> str:
     return noise_mode
 
 
+def resolve_truncation(
+    G: nn.Module, truncation_psi: float | None, truncation_cutoff: int | None
+) -> tuple[float, int | None]:
+    """``(psi, cutoff)`` to use: an explicit psi with the given cutoff; without psi the
+    network's ``default_truncation`` (0.7 on 8 layers for StyleGAN (v1), none otherwise), its
+    cutoff replaced by an explicitly given one."""
+    if truncation_psi is not None:
+        return float(truncation_psi), truncation_cutoff
+    psi, cutoff = getattr(G, "default_truncation", (1.0, None))
+    return psi, truncation_cutoff if truncation_cutoff is not None else cutoff
+
+
 def check_batch_size(batch_size: int) -> int:
     """Validate a batch size (a positive integer)."""
     if int(batch_size) < 1:
