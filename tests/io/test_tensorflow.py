@@ -258,44 +258,6 @@ def test_wrongly_shaped_variable_is_named(tmp_path):
         convert(tmp_path, spec, flat)
 
 
-def stylegan1_networks(g_func: str = "G_style", d_func: str = "D_basic"):
-    """A StyleGAN (v1) pickle's structure: style modulation via StyleMod, no mod_weight."""
-    rng = np.random.RandomState(0)
-    static = {"resolution": 8, "num_channels": 3, "label_size": 0, "structure": "linear"}
-    synthesis = [
-        ("lod", np.float32(0)),
-        ("4x4/Const/const", rng.randn(1, 16, 4, 4).astype(np.float32)),
-        ("4x4/Const/StyleMod/weight", rng.randn(16, 32).astype(np.float32)),
-        ("4x4/Conv/weight", rng.randn(3, 3, 16, 16).astype(np.float32)),
-    ]
-    mapping = [("Dense0/weight", rng.randn(16, 16).astype(np.float32))]
-
-    def g(name: str):
-        components = {
-            "synthesis": writer.tf_network("G_synthesis", "G_synthesis", static, synthesis),
-            "mapping": writer.tf_network("G_mapping", "G_mapping", static, mapping),
-        }
-        own = [("lod", np.float32(0)), ("dlatent_avg", np.zeros(16, np.float32))]
-        return writer.tf_network(name, g_func, static, own, components)
-
-    d_vars = [("4x4/Conv/weight", rng.randn(3, 3, 17, 16).astype(np.float32))]
-    return g("G"), writer.tf_network("D", d_func, static, d_vars), g("Gs")
-
-
-@pytest.mark.parametrize("g_func", ["G_style", "G_main"])
-def test_stylegan1_is_not_supported_yet(tmp_path, g_func):
-    obj = safe_load(writer.write_tf_pickle(tmp_path / "sg1.pkl", stylegan1_networks(g_func)))
-    assert tfio.is_tf_networks(obj)
-    with pytest.raises(
-        StyleGANError, match=r"StyleGAN \(v1\) TensorFlow pickles are not supported"
-    ):
-        tfio.networks_from_tf(obj)
-    with pytest.raises(StyleGANError, match=r"StyleGAN \(v1\)"):
-        tfio.generator_from_tf(obj[2])
-    with pytest.raises(StyleGANError, match=r"StyleGAN \(v1\)"):
-        tfio.discriminator_from_tf(obj[1])
-
-
 def test_single_network_functions(tmp_path):
     spec, flat = spec_and_variables("ada_uncond32_skip_resnet")
     G, D, Gs = safe_load(writer.write_tf_pickle(tmp_path / "n.pkl", writer.tf_networks(spec, flat)))

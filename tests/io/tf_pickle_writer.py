@@ -319,3 +319,31 @@ def with_torgb_lod(
 
     pattern = re.compile(r"^(Gs?)/synthesis/(\d+)x\d+/ToRGB/")
     return spec, {pattern.sub(rename, k): v for k, v in flat.items()}
+
+
+def stylegan1_networks(
+    flat: dict[str, np.ndarray], g_static: dict[str, Any], d_static: dict[str, Any]
+) -> tuple[FakeTFNetwork, FakeTFNetwork, FakeTFNetwork]:
+    """``(G, D, Gs)`` as an original StyleGAN (v1) release pickles them: ``G_style`` with its
+    ``G_mapping`` / ``G_synthesis`` components and ``D_basic``, from flat variables named
+    ``Gs/mapping/...``, ``Gs/synthesis/...``, ``Gs/<own>`` and ``D/...`` (G gets Gs's values)."""
+
+    def variables(prefix: str) -> list[tuple[str, np.ndarray]]:
+        out = []
+        for name, value in flat.items():
+            if name.startswith(prefix):
+                value = np.asarray(value, np.float32)
+                out.append((name[len(prefix) :], np.float32(value) if value.ndim == 0 else value))
+        return out
+
+    def generator(name: str) -> FakeTFNetwork:
+        components = {
+            "synthesis": tf_network(
+                "G_synthesis", "G_synthesis", g_static, variables("Gs/synthesis/")
+            ),
+            "mapping": tf_network("G_mapping", "G_mapping", g_static, variables("Gs/mapping/")),
+        }
+        own = [(n, v) for n, v in variables("Gs/") if "/" not in n]
+        return tf_network(name, "G_style", g_static, own, components)
+
+    return generator("G"), tf_network("D", "D_basic", d_static, variables("D/")), generator("Gs")

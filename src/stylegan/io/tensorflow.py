@@ -1,4 +1,5 @@
-"""NVIDIA's TensorFlow StyleGAN2 / StyleGAN2-ADA pickles to our networks, without TensorFlow.
+"""NVIDIA's TensorFlow StyleGAN, StyleGAN2 and StyleGAN2-ADA pickles to our networks, without
+TensorFlow.
 
 A TensorFlow release pickle is a tuple ``(G, D, Gs)`` of ``dnnlib.tflib.network.Network``
 objects; :func:`stylegan.io.safe_pickle.safe_load` turns each into a
@@ -26,8 +27,16 @@ Differences from ``legacy.py``, each where it would give a wrong or no network: 
 ``label_fmaps`` means ``latent_size`` (the TensorFlow default), not ``dlatent_size``;
 ``resample_kernel=None`` means the box filter ``[1, 1]`` (TensorFlow) rather than no filter; the
 StyleGAN2-repository discriminators (``D_stylegan2``, ``D_stylegan``) default to minibatch-stddev
-groups of 4 (their TensorFlow default), not the whole minibatch. StyleGAN (v1) pickles are
-recognised and refused for now.
+groups of 4 (their TensorFlow default), not the whole minibatch.
+
+StyleGAN (v1) pickles (``G_style`` / ``D_basic``, which ``legacy.py`` cannot read) map onto
+:mod:`stylegan.networks.stylegan1` with :data:`STYLEGAN1_GENERATOR_RULES` /
+:data:`STYLEGAN1_DISCRIMINATOR_RULES`, in the same layouts, except: the generator's
+up-convolutions of 128 px and more are flipped (the original's ``fused_scale='auto'`` runs them
+as transposed convolutions there; its fused down-convolutions need no flip); the biases of
+dense layers followed by a leaky ReLU are divided by sqrt(2) (the original puts the ReLU gain
+into the weight, our shared dense layer applies it after the activation); the style bias gets
++ 1 on its scale half; ``noise{i}`` is numbered from the 4x4 constant's layer (0) up.
 """
 
 from __future__ import annotations
@@ -133,7 +142,13 @@ DISCRIMINATOR_IGNORED = ("structure", "conditioning")
 
 
 def _init_kwargs(
-    tf_net: TFNetwork, rules: tuple[KwargRule, ...], ignored: tuple[str, ...], what: str
+    tf_net: TFNetwork,
+    rules: tuple[KwargRule, ...],
+    ignored: tuple[str, ...],
+    what: str,
+    unknown_hint: str = "a setting the official converter refuses too (StyleGAN2 configs A-D, "
+    "ADA comparison methods); only StyleGAN2 config E/F and StyleGAN2-ADA networks can be "
+    "imported",
 ) -> dict[str, Any]:
     """Official constructor kwargs from ``static_kwargs``; unknown kwargs are refused."""
     static = to_plain(dict(tf_net.static_kwargs))
@@ -141,9 +156,7 @@ def _init_kwargs(
     for name in static:
         if name not in known:
             raise StyleGANError(
-                f"the TensorFlow {what} was built with {name}={static[name]!r}, a setting the "
-                "official converter refuses too (StyleGAN2 configs A-D, ADA comparison methods); "
-                "only StyleGAN2 config E/F and StyleGAN2-ADA networks can be imported"
+                f"the TensorFlow {what} was built with {name}={static[name]!r}, {unknown_hint}"
             )
     out: dict[str, Any] = {}
     for tf_name, targets, default, convert in rules:
@@ -169,6 +182,8 @@ TRANSFORMS: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[tuple]
     "mod_bias": (lambda a: a + 1, lambda s: s),
     "batch": (lambda a: a[0], lambda s: (1, *s)),
     "noise": (lambda a: a[0, 0], lambda s: (1, 1, *s)),
+    "lrelu_bias": (lambda a: a / np.sqrt(2), lambda s: s),
+    "style_bias": (lambda a: a + np.repeat([1.0, 0.0], len(a) // 2), lambda s: s),
 }
 FIXED = None  # target of the buffers that are constants of the architecture
 
@@ -230,6 +245,113 @@ DISCRIMINATOR_RULES: tuple[Rule, ...] = (
 )
 
 
+# StyleGAN (v1): G_style (mapping G_mapping, synthesis G_synthesis) and D_basic.
+def _sg1_layer(ours: str, scope: str, noise: str, conv: bool = True) -> tuple[Rule, ...]:
+    """Rules of one AdaIN layer: conv, noise strength and input, bias, style."""
+    rows: tuple[Rule, ...] = (
+        (f"{ours}.noise_strength", f"{scope}/Noise/weight", "same"),
+        (f"{ours}.noise_const", f"synthesis/{noise}", "noise"),
+        (f"{ours}.bias", f"{scope}/bias", "same"),
+        (f"{ours}.affine.weight", f"{scope}/StyleMod/weight", "dense"),
+        (f"{ours}.affine.bias", f"{scope}/StyleMod/bias", "style_bias"),
+    )
+    return (((f"{ours}.weight", f"{scope}/weight", "conv"),) if conv else ()) + rows
+
+
+STYLEGAN1_GENERATOR_RULES: tuple[Rule, ...] = (
+    ("mapping.w_avg", "dlatent_avg", "same"),
+    ("mapping.fc{i}.weight", "mapping/Dense{i}/weight", "dense"),
+    ("mapping.fc{i}.bias", "mapping/Dense{i}/bias", "lrelu_bias"),
+    ("synthesis.lod", "synthesis/lod", "same"),
+    ("synthesis.b4.const", "synthesis/4x4/Const/const", "batch"),
+    *_sg1_layer("synthesis.b4.input", "synthesis/4x4/Const", "noise0", conv=False),
+    *_sg1_layer("synthesis.b4.conv1", "synthesis/4x4/Conv", "noise1"),
+    *_sg1_layer("synthesis.b{r}.conv0", "synthesis/{R}/Conv0_up", "noise{v0}"),
+    *_sg1_layer("synthesis.b{r}.conv1", "synthesis/{R}/Conv1", "noise{v1}"),
+    ("synthesis.b{r}.torgb.weight", "synthesis/{R}/ToRGB/weight", "conv"),
+    ("synthesis.b{r}.torgb.bias", "synthesis/{R}/ToRGB/bias", "same"),
+    ("*.resample_filter", FIXED, None),
+)
+STYLEGAN1_DISCRIMINATOR_RULES: tuple[Rule, ...] = (
+    ("lod", "lod", "same"),
+    ("b{r}.fromrgb.weight", "{R}/FromRGB/weight", "conv"),
+    ("b{r}.fromrgb.bias", "{R}/FromRGB/bias", "same"),
+    ("b{r}.conv0.weight", "{R}/Conv0/weight", "conv"),
+    ("b{r}.conv0.bias", "{R}/Conv0/bias", "same"),
+    ("b{r}.conv1.weight", "{R}/Conv1_down/weight", "conv"),
+    ("b{r}.conv1.bias", "{R}/Conv1_down/bias", "same"),
+    ("b4.conv.weight", "4x4/Conv/weight", "conv"),
+    ("b4.conv.bias", "4x4/Conv/bias", "same"),
+    ("b4.fc.weight", "4x4/Dense0/weight", "dense"),
+    ("b4.fc.bias", "4x4/Dense0/bias", "lrelu_bias"),
+    ("b4.out.weight", "4x4/Dense1/weight", "dense"),
+    ("b4.out.bias", "4x4/Dense1/bias", "same"),
+    ("*.resample_filter", FIXED, None),
+)
+
+
+def _none_is_off(v: Any) -> Any:
+    return () if v is None else v
+
+
+def _psi(v: Any) -> Any:
+    return 1.0 if v is None else v
+
+
+STYLEGAN1_GENERATOR_KWARGS: tuple[KwargRule, ...] = (
+    ("latent_size", ("z_dim",), 512, None),
+    ("label_size", ("c_dim",), 0, None),
+    ("dlatent_size", ("w_dim",), 512, None),
+    ("resolution", ("img_resolution",), 1024, None),
+    ("num_channels", ("img_channels",), 3, None),
+    ("fmap_base", ("channel_base",), 8192, _twice),
+    ("fmap_max", ("channel_max",), 512, None),
+    ("use_noise", ("use_noise",), True, None),
+    ("blur_filter", ("resample_filter",), [1, 2, 1], _none_is_off),
+    ("truncation_psi", ("truncation_psi",), 0.7, _psi),
+    ("truncation_cutoff", ("truncation_cutoff",), 8, None),
+    ("mapping_layers", ("mapping_kwargs.num_layers",), 8, None),
+    ("mapping_fmaps", ("mapping_kwargs.layer_features",), 512, None),
+    ("mapping_lrmul", ("mapping_kwargs.lr_multiplier",), 0.01, None),
+    ("dlatent_avg_beta", ("mapping_kwargs.w_avg_beta",), 0.995, _one_if_none),
+)
+STYLEGAN1_DISCRIMINATOR_KWARGS: tuple[KwargRule, ...] = (
+    ("label_size", ("c_dim",), 0, None),
+    ("resolution", ("img_resolution",), 32, None),
+    ("num_channels", ("img_channels",), 1, None),
+    ("fmap_base", ("channel_base",), 8192, _twice),
+    ("fmap_max", ("channel_max",), 512, None),
+    ("mbstd_group_size", ("mbstd_group_size",), 4, None),
+    ("mbstd_num_features", ("mbstd_num_channels",), 1, None),
+    ("blur_filter", ("resample_filter",), [1, 2, 1], _none_is_off),
+)
+# The original's options, with the only values our networks implement (the paper's config).
+STYLEGAN1_REQUIRED = {
+    "fmap_decay": 1.0,
+    "nonlinearity": "lrelu",
+    "mapping_nonlinearity": "lrelu",
+    "use_wscale": True,
+    "use_styles": True,
+    "const_input_layer": True,
+    "use_pixel_norm": False,
+    "use_instance_norm": True,
+    "normalize_latents": True,
+}
+STYLEGAN1_IGNORED = (
+    *STYLEGAN1_REQUIRED,
+    "truncation_psi_val",
+    "truncation_cutoff_val",
+    "style_mixing_prob",
+    "structure",
+    "dtype",
+    "fused_scale",
+    "randomize_noise",
+    "is_template_graph",
+    "force_clean_graph",
+    "dlatent_broadcast",
+)
+
+
 @functools.cache
 def _pattern(name: str) -> re.Pattern:
     """A rule's name of ours as a regex: ``{r}`` / ``{i}`` match a number, ``*`` anything."""
@@ -281,7 +403,10 @@ def _lookup(name: str, rules: tuple[Rule, ...], what: str) -> tuple[str | None, 
         if "r" in fields:
             r = int(fields["r"])
             log2 = r.bit_length() - 1
-            fields.update(R=f"{r}x{r}", n0=2 * log2 - 5, n1=2 * log2 - 4)
+            # Noise inputs: StyleGAN2 numbers them from conv1 at 4x4, StyleGAN from the constant.
+            fields.update(
+                R=f"{r}x{r}", n0=2 * log2 - 5, n1=2 * log2 - 4, v0=2 * log2 - 4, v1=2 * log2 - 3
+            )
         return template.format(**fields), transform
     raise StyleGANError(f"no TensorFlow variable is known for {what} {name}")
 
@@ -326,11 +451,6 @@ def _check_network(tf_net: Any, what: str) -> None:
             f"the TensorFlow {what} {tf_net.name!r} has pickle version {tf_net.version}; only "
             f"version {MIN_VERSION} and later (StyleGAN2, StyleGAN2-ADA releases) can be imported"
         )
-    if is_stylegan1(tf_net):
-        raise StyleGANError(
-            "StyleGAN (v1) TensorFlow pickles are not supported yet; "
-            "use a StyleGAN2 or StyleGAN2-ADA pickle"
-        )
 
 
 def is_stylegan1(tf_net: TFNetwork) -> bool:
@@ -342,12 +462,20 @@ def is_stylegan1(tf_net: TFNetwork) -> bool:
 
 
 def generator_from_tf(tf_net: TFNetwork) -> nn.Module:
-    """Our StyleGAN2 ``Generator`` (eval mode) from a TensorFlow ``G`` or ``Gs``."""
+    """Our ``Generator`` (StyleGAN2, or StyleGAN (v1) for ``G_style``; eval mode) from a
+    TensorFlow ``G`` or ``Gs``."""
+    _check_network(tf_net, "generator")
+    if is_stylegan1(tf_net):
+        return _stylegan1_generator_from_tf(tf_net, "generator")[0]
     return _generator_from_tf(tf_net, "generator")[0]
 
 
 def discriminator_from_tf(tf_net: TFNetwork) -> nn.Module:
-    """Our StyleGAN2 ``Discriminator`` (eval mode) from a TensorFlow ``D``."""
+    """Our ``Discriminator`` (StyleGAN2, or StyleGAN (v1) for ``D_basic``; eval mode) from a
+    TensorFlow ``D``."""
+    _check_network(tf_net, "discriminator")
+    if is_stylegan1(tf_net):
+        return _stylegan1_discriminator_from_tf(tf_net, "discriminator")[0]
     return _discriminator_from_tf(tf_net, "discriminator")[0]
 
 
@@ -376,15 +504,68 @@ def _discriminator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, lis
     return _build(tf_net, kwargs, "FromRGB", Discriminator, DISCRIMINATOR_RULES, what)
 
 
+def _stylegan1_kwargs(tf_net: TFNetwork, rules: tuple[KwargRule, ...], what: str) -> dict:
+    """Our StyleGAN (v1) constructor kwargs; options of the original we do not build refused."""
+    hint = "a setting of the original StyleGAN this importer does not know"
+    kwargs = _init_kwargs(tf_net, rules, STYLEGAN1_IGNORED, what, hint)
+    static = to_plain(dict(tf_net.static_kwargs))
+    for name, value in STYLEGAN1_REQUIRED.items():
+        if name in static and static[name] != value:
+            raise StyleGANError(
+                f"the TensorFlow {what} was built with {name}={static[name]!r}; only the "
+                f"StyleGAN paper's networks ({name}={value!r}) can be imported (the original's "
+                "ablation configs are not)"
+            )
+    return kwargs
+
+
+def _stylegan1_generator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
+    from stylegan.networks.stylegan1 import Generator
+
+    kwargs = _stylegan1_kwargs(tf_net, STYLEGAN1_GENERATOR_KWARGS, what)
+    if kwargs["c_dim"] > 0:
+        raise StyleGANError(
+            f"the TensorFlow {what} is a conditional StyleGAN (v1) generator (label_size "
+            f"{kwargs['c_dim']}); its label concatenation has no equivalent here yet, so only "
+            "unconditional StyleGAN (v1) generators can be imported"
+        )
+    if kwargs["truncation_cutoff"] is None:  # TF: no cutoff means no truncation at all
+        kwargs["truncation_psi"] = 1.0
+    net, unused = _build(tf_net, kwargs, "ToRGB", Generator, STYLEGAN1_GENERATOR_RULES, what)
+    # The original upsampled with a transposed convolution where `fused_scale` applied (by
+    # default from 128 px up): a true convolution, so its kernels are flipped relative to the
+    # "repeat pixels, then correlate" form ours computes at every resolution.
+    fused = to_plain(dict(tf_net.static_kwargs)).get("fused_scale", "auto")
+    with torch.no_grad():
+        for res in net.synthesis.block_resolutions[1:]:
+            if fused is True or (fused == "auto" and res >= 128):
+                weight = getattr(net.synthesis, f"b{res}").conv0.weight
+                weight.copy_(weight.flip([2, 3]))
+    return net, unused
+
+
+def _stylegan1_discriminator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
+    from stylegan.networks.stylegan1 import Discriminator
+
+    kwargs = _stylegan1_kwargs(tf_net, STYLEGAN1_DISCRIMINATOR_KWARGS, what)
+    if kwargs["mbstd_group_size"] is None or kwargs["mbstd_group_size"] <= 1:
+        kwargs.update(mbstd_group_size=None, mbstd_num_channels=0)  # TF skips the layer then
+    return _build(tf_net, kwargs, "FromRGB", Discriminator, STYLEGAN1_DISCRIMINATOR_RULES, what)
+
+
 def _build(
     tf_net: TFNetwork, kwargs: dict, rgb_layer: str, cls: Any, rules: tuple[Rule, ...], what: str
 ) -> tuple[nn.Module, list[str]]:
     """Our network from official kwargs and the TF variables; also the unused variable names."""
     variables = tf_variables(tf_net)
     renamed = _rename_lod(variables, rgb_layer, kwargs["img_resolution"])
-    if renamed:
-        kwargs["architecture"] = "orig"
-    net = cls.from_config(cls.config_class.from_init_kwargs(kwargs, defaults="stylegan2-ada"))
+    if cls.__module__.endswith("stylegan1"):
+        net = cls.from_config(cls.config_class.from_init_kwargs(kwargs))
+    else:
+        if renamed:
+            kwargs["architecture"] = "orig"
+        defaults = "stylegan2-ada"
+        net = cls.from_config(cls.config_class.from_init_kwargs(kwargs, defaults=defaults))
     used = _fill(net, variables, rules, what)
     return net.eval(), sorted(renamed.get(n, n) for n in set(variables) - used)
 
@@ -402,16 +583,21 @@ def networks_from_tf(obj: Any) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     """
     if not is_tf_networks(obj):
         raise StyleGANError(
-            "not a TensorFlow StyleGAN2 pickle: expected a tuple (G, D, Gs) of "
+            "not a TensorFlow StyleGAN pickle: expected a tuple (G, D, Gs) of "
             "dnnlib.tflib.network.Network objects"
         )
     tf_nets = dict(zip(NETWORK_KEYS, obj))
-    for key, tf_net in tf_nets.items():  # all checks first, so a v1 pickle says so at once
+    for key, tf_net in tf_nets.items():  # all checks first
         _check_network(tf_net, f"network {key}")
     networks: dict[str, nn.Module] = {}
     unused: dict[str, list[str]] = {}
     for key, tf_net in tf_nets.items():
-        convert = _discriminator_from_tf if key == "D" else _generator_from_tf
+        if is_stylegan1(tf_net):
+            convert = (
+                _stylegan1_discriminator_from_tf if key == "D" else _stylegan1_generator_from_tf
+            )
+        else:
+            convert = _discriminator_from_tf if key == "D" else _generator_from_tf
         networks[key], unused[key] = convert(tf_net, f"network {key}")
     metadata = {
         "format": FORMAT,
