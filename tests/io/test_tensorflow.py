@@ -272,7 +272,7 @@ def test_single_network_functions(tmp_path):
 def test_not_tf_networks():
     assert not tfio.is_tf_networks({"G": None})
     assert not tfio.is_tf_networks((1, 2, 3))
-    with pytest.raises(StyleGANError, match="not a TensorFlow StyleGAN2 pickle"):
+    with pytest.raises(StyleGANError, match="not a TensorFlow StyleGAN pickle"):
         tfio.networks_from_tf([1, 2, 3])
 
 
