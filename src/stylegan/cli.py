@@ -143,6 +143,11 @@ _TRAIN_FLAGS = {
     "metrics": "metrics",
     "metrics_every": "metrics_ticks",
     "loss": "loss",
+    "aug": "aug",
+    "augpipe": "augpipe",
+    "target": "ada_target",
+    "p": "augment_p",
+    "diffaugment": "diffaugment",
     "freezed": "freezed",
     "lod_initial": "lod_initial_resolution",
     "lod_training_kimg": "lod_training_kimg",
@@ -271,6 +276,35 @@ def _bool_flag(name: str, help: str):
     type=click.IntRange(min=1),
     metavar="TICKS",
     help="Compute the metrics every N ticks (default: with each network snapshot).",
+)
+@click.option(
+    "--aug",
+    type=click.Choice(["noaug", "ada", "fixed", "diffaugment"]),
+    help="Augment what D sees: adaptively (ADA, default for StyleGAN2/3), at a fixed --p, with "
+    "DiffAugment, or not at all.",
+)
+@click.option(
+    "--augpipe",
+    type=click.Choice(
+        ["blit", "geom", "color", "filter", "noise", "cutout"]
+        + ["bg", "bgc", "bgcf", "bgcfn", "bgcfnc"]
+    ),
+    help="ADA augmentations (default bgc).",
+)
+@click.option(
+    "--target",
+    type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    metavar="FLOAT",
+    help="ADA target for E[sign(D(real))] (default 0.6).",
+)
+@click.option(
+    "--p",
+    type=click.FloatRange(0, 1),
+    metavar="FLOAT",
+    help="Augmentation probability: fixed with --aug=fixed, the starting value with ada.",
+)
+@click.option(
+    "--diffaugment", metavar="POLICY", help="DiffAugment policy (default color,translation,cutout)."
 )
 @click.option(
     "--freezed",

@@ -63,6 +63,15 @@ class TrainingConfig:
     style_mixing_prob: float = 0.9
     blur_init_sigma: float = 0.0  # blur D's inputs by this sigma (px) at first (StyleGAN3-R) ...
     blur_fade_kimg: float = 0.0  # ... fading linearly to none over this many kimg
+    # Augmentation of everything D sees (ADA, NVIDIA's --aug/--augpipe/--target/--p), or
+    # DiffAugment with `diffaugment` as its policy.
+    aug: str = "ada"  # noaug, ada, fixed or diffaugment
+    augpipe: str = "bgc"
+    ada_target: float | None = None  # r_t target of --aug ada (None = 0.6)
+    augment_p: float | None = None  # --p: the fixed probability, or ADA's starting one
+    ada_kimg: float = 500  # ADA speed: p can go from 0 to 1 in this many kimg
+    ada_interval: int = 4  # steps between ADA adjustments
+    diffaugment: str = "color,translation,cutout"
     loss: str = "logistic"  # non-saturating logistic (+ R1 with r1_gamma), or "wgan-gp"
     wgan_lambda: float = 10.0  # WGAN-GP: weight of the gradient penalty ...
     wgan_target: float = 1.0  # ... around this gradient norm ...
@@ -210,7 +219,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         generator="stylegan1", total_kimg=25000, batch_size=32, mbstd_group_size=4,
         channel_base=16384, channel_max=512, g_lr=0.001, d_lr=0.001, r1_gamma=10.0,
         d_reg_interval=None, g_reg_interval=None, pl_weight=0.0, ema_kimg=10.0, ema_rampup=None,
-        map_depth=8, lod_initial_resolution=8, lod_training_kimg=600, lod_transition_kimg=600,
+        map_depth=8, aug="noaug", lod_initial_resolution=8, lod_training_kimg=600,
+        lod_transition_kimg=600,
         batch_per_resolution={4: 512, 8: 256, 16: 128, 32: 64, 64: 32},
         lr_per_resolution={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
         num_fp16_res=0, conv_clamp=None,
@@ -219,8 +229,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": dict(
         total_kimg=1, batch_size=4, mbstd_group_size=2, channel_base=256, channel_max=32,
         z_dim=32, w_dim=32, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.05, ema_kimg=0.5,
-        ema_rampup=0.05, map_depth=2, kimg_per_tick=0.1, snapshot_ticks=5, keep_snapshots=2,
-        grid_size=(4, 4), **_CPU_NETS,
+        ema_rampup=0.05, map_depth=2, aug="noaug", kimg_per_tick=0.1, snapshot_ticks=5,
+        keep_snapshots=2, grid_size=(4, 4), **_CPU_NETS,
     ),
     # small at 32 px: 64 maps at 32x32, 128 below; ~60 img/s on 2 cores, ~110 kimg in 30 min.
     "small": dict(
@@ -234,7 +244,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         generator="stylegan1", total_kimg=120, batch_size=32, mbstd_group_size=4,
         channel_base=2048, channel_max=128, z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025,
         r1_gamma=1.0, d_reg_interval=None, g_reg_interval=None, pl_weight=0.0, ema_kimg=2.0,
-        ema_rampup=None, map_depth=4, lod_initial_resolution=8, lod_training_kimg=20,
+        ema_rampup=None, map_depth=4, aug="noaug", lod_initial_resolution=8, lod_training_kimg=20,
         lod_transition_kimg=20, batch_per_resolution={8: 64, 16: 32},
         kimg_per_tick=4, snapshot_ticks=5, image_snapshot_ticks=1, keep_snapshots=3,
         **_CPU_NETS,
@@ -377,6 +387,25 @@ def validate(config: TrainingConfig) -> None:
         )
     if not isinstance(c.freezed, int) or c.freezed < 0:
         raise StyleGANError(f"freezed must be a whole number >= 0, got {c.freezed!r}")
+    from stylegan.training.augment import AUGPIPE_SPECS
+    from stylegan.training.diffaugment import parse_policy
+
+    if c.aug not in ("noaug", "ada", "fixed", "diffaugment"):
+        raise StyleGANError(f"aug must be noaug, ada, fixed or diffaugment, got {c.aug!r}")
+    if c.augpipe not in AUGPIPE_SPECS:
+        raise StyleGANError(
+            f"unknown augpipe {c.augpipe!r}: choose one of {', '.join(AUGPIPE_SPECS)}"
+        )
+    if c.aug == "fixed" and c.augment_p is None:
+        raise StyleGANError("--aug=fixed needs --p (the fixed augmentation probability)")
+    if c.augment_p is not None and not 0 <= c.augment_p <= 1:
+        raise StyleGANError(f"--p must lie in [0, 1], got {c.augment_p}")
+    if c.ada_target is not None and (c.aug != "ada" or not 0 < c.ada_target < 1):
+        raise StyleGANError("--target needs --aug=ada and must lie in (0, 1)")
+    if c.ada_kimg <= 0 or c.ada_interval < 1:
+        raise StyleGANError("ada_kimg must be positive and ada_interval >= 1")
+    if c.aug == "diffaugment":
+        parse_policy(c.diffaugment)
     if c.precision not in ("fp16", "bf16", "fp32"):
         raise StyleGANError(f"precision must be fp16, bf16 or fp32, got {c.precision!r}")
     if c.loss not in LOSSES:

@@ -133,12 +133,13 @@ def training_step(
 
     sigma = loss.blur_sigma(state.cur_nimg, config.blur_init_sigma, config.blur_fade_kimg)
     wgan = config.loss == "wgan-gp"
+    aug = state.augment_pipe
 
     def g_main() -> loss.PhaseLoss:
         # Make D call the fakes real.
         if wgan:
-            return loss.generator_wgan(G, D, gen_z[0], gen_c[0], mixing_prob)
-        return loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob, sigma)
+            return loss.generator_wgan(G, D, gen_z[0], gen_c[0], mixing_prob, aug)
+        return loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob, sigma, aug)
 
     def g_reg() -> loss.PhaseLoss:
         return loss.generator_path_length(
@@ -156,18 +157,18 @@ def training_step(
         # Fakes down, reals up.
         if wgan:
             return loss.discriminator_wgan(
-                G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, config.wgan_epsilon
+                G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, config.wgan_epsilon, aug
             )
         return loss.discriminator_main(
-            G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, sigma
+            G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, sigma, aug
         )
 
     def d_reg() -> loss.PhaseLoss:
         if wgan:
             return loss.discriminator_gradient_penalty(
-                G, D, real_img, real_c, gen_z[3], config.wgan_lambda, config.wgan_target
+                G, D, real_img, real_c, gen_z[3], config.wgan_lambda, config.wgan_target, aug
             )
-        return loss.discriminator_r1(D, real_img, real_c, config.r1_gamma, sigma)
+        return loss.discriminator_r1(D, real_img, real_c, config.r1_gamma, sigma, aug)
 
     g_reg_on = config.pl_weight > 0
     d_reg_on = config.wgan_lambda > 0 if wgan else config.r1_gamma > 0
@@ -198,6 +199,16 @@ def training_step(
 
     state.cur_nimg += batch_size
     state.batch_idx += 1
+
+    # ADA: every interval steps, move p by the sign of (E[sign(D(real))] - target).
+    if state.ada is not None:
+        for report in result.reports.values():
+            if "Loss/signs/real" in report:
+                state.ada.accumulate(report["Loss/signs/real"])
+        if state.batch_idx % state.ada.interval == 0:
+            state.ada.update(state.augment_pipe, batch_size)
+    if state.augment_pipe is not None and hasattr(state.augment_pipe, "p"):
+        state.augment_p = float(state.augment_pipe.p)
 
     # One synchronisation per step: read every phase's loss and non-finite gradient count.
     values = torch.stack([torch.stack([value.float(), bad.float()]) for _, value, bad in pending])
@@ -535,6 +546,10 @@ def train(
     precision = training_precision(config, device)
     for net in state.networks().values():
         set_mixed_precision(net, precision)
+    fine_tune_p = None
+    if resume is not None and saved_rng is None:  # networks only, e.g. an NVIDIA snapshot
+        fine_tune_p = ((ckpt.metadata or {}).get("augment_pipe") or {}).get("p")
+    setup_training_augmentation(state, config, device, resume is not None, fine_tune_p)
     continuing = run_dir is not None
     if run_dir is None:
         run_dir = new_run_dir(outdir, run_description(config, dataset.name))
@@ -588,6 +603,41 @@ class _Tick:
     start_nimg: int
     maintenance_sec: float = 0.0
     nonfinite_steps: int = 0
+
+
+def setup_training_augmentation(
+    state: TrainingState,
+    config: TrainingConfig,
+    device: torch.device,
+    resumed: bool,
+    fine_tune_p: float | None = None,
+) -> None:
+    """Give ``state`` the augmentation of the config: ADA's pipe and controller (p restored on
+    resume, or taken from a snapshot's pipe when fine-tuning one), a fixed-p pipe, DiffAugment,
+    or nothing. Resumed ADA reacts faster (100 kimg per unit of p), as NVIDIA's train.py."""
+    from stylegan.training.augment import setup_augmentation
+    from stylegan.training.diffaugment import DiffAugment
+
+    state.augment_pipe = state.ada = None
+    if config.aug == "diffaugment":
+        state.augment_pipe = DiffAugment(config.diffaugment)
+        return
+    speed = 100.0 if resumed and config.ada_kimg == 500 else config.ada_kimg
+    pipe, ada = setup_augmentation(
+        config.aug, config.augpipe, config.ada_target, config.augment_p, speed
+    )
+    if pipe is None:
+        return
+    if ada is not None:
+        ada.interval = config.ada_interval
+        if state.ada_state is not None:  # a full training state: continue where it stopped
+            pipe.p.fill_(state.augment_p)
+            ada.load_state_dict(state.ada_state)
+        elif fine_tune_p is not None and config.augment_p is None:
+            pipe.p.fill_(fine_tune_p)
+    state.augment_pipe = pipe.train().requires_grad_(False).to(device)
+    state.ada = ada
+    state.augment_p = float(pipe.p)
 
 
 def training_precision(config: TrainingConfig, device: torch.device) -> str:

@@ -206,10 +206,13 @@ class TrainingState:
     cur_tick: int = 0  # ticks completed
     batch_idx: int = 0  # training steps done
     data_position: int = 0  # images drawn from the shuffled data stream
-    augment_p: float = 0.0  # ADA probability; no augmentation pipeline yet, kept for resumes
+    augment_p: float = 0.0  # the augmentation probability p (ADA's, adapted as training goes)
     lod: float | None = None  # level of detail of the last step (progressive growing)
     nonfinite_streak: int = 0  # consecutive steps with a non-finite loss
     counters: dict[str, int] = field(default_factory=dict)  # e.g. phase runs, non-finite events
+    augment_pipe: nn.Module | None = None  # set up by the loop from the config
+    ada: Any = None  # the ADA controller (training.augment.AdaController), if adaptive
+    ada_state: dict[str, Any] | None = None  # the controller's saved state, read on resume
 
     @classmethod
     def create(cls, config: TrainingConfig, G: nn.Module, D: nn.Module) -> TrainingState:
@@ -249,6 +252,7 @@ class TrainingState:
             "batch_idx": self.batch_idx,
             "data_position": self.data_position,
             "augment_p": self.augment_p,
+            "ada": self.ada.state_dict() if self.ada is not None else None,
             "lod": self.lod,
             "nonfinite_streak": self.nonfinite_streak,
             "counters": dict(self.counters),
@@ -270,6 +274,7 @@ class TrainingState:
         self.batch_idx = int(state["batch_idx"])
         self.data_position = int(state["data_position"])
         self.augment_p = float(state["augment_p"])
+        self.ada_state = state.get("ada")
         self.lod = state.get("lod")  # absent in checkpoints of runs that never grew
         self.nonfinite_streak = int(state["nonfinite_streak"])
         self.counters = {str(k): int(v) for k, v in state["counters"].items()}
