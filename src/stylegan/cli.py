@@ -149,6 +149,7 @@ _TRAIN_FLAGS = {
     "p": "augment_p",
     "diffaugment": "diffaugment",
     "freezed": "freezed",
+    "batch_gpu": "batch_gpu",
     "lod_initial": "lod_initial_resolution",
     "lod_training_kimg": "lod_training_kimg",
     "lod_transition_kimg": "lod_transition_kimg",
@@ -305,6 +306,13 @@ def _bool_flag(name: str, help: str):
 )
 @click.option(
     "--diffaugment", metavar="POLICY", help="DiffAugment policy (default color,translation,cutout)."
+)
+@click.option(
+    "--batch-gpu",
+    type=click.IntRange(min=1),
+    metavar="INT",
+    help="Images per forward pass and process; smaller than batch / processes accumulates "
+    "gradients over several passes (default: batch / processes).",
 )
 @click.option(
     "--freezed",

@@ -47,7 +47,8 @@ class TrainingConfig:
     precision: str = "fp16"  # of those blocks on CUDA: fp16 (NVIDIA's), bf16 or fp32; CPU: fp32
 
     # Optimisers: Adam with betas (0, 0.99); lazily regularised nets get lr and betas corrected.
-    batch_size: int = 32
+    batch_size: int = 32  # the global batch (all processes together)
+    batch_gpu: int | None = None  # images per forward pass and process; None = batch / processes
     g_lr: float = 0.002
     d_lr: float = 0.002
     adam_betas: tuple[float, float] = (0.0, 0.99)
@@ -385,6 +386,8 @@ def validate(config: TrainingConfig) -> None:
         raise StyleGANError(
             f"unknown generator {c.generator!r}: choose one of {', '.join(GENERATORS)}"
         )
+    if c.batch_gpu is not None and (not isinstance(c.batch_gpu, int) or c.batch_gpu < 1):
+        raise StyleGANError(f"batch_gpu must be a positive integer or None, got {c.batch_gpu!r}")
     if not isinstance(c.freezed, int) or c.freezed < 0:
         raise StyleGANError(f"freezed must be a whole number >= 0, got {c.freezed!r}")
     from stylegan.training.augment import AUGPIPE_SPECS

@@ -15,6 +15,7 @@ finishes the step, writes a snapshot and returns.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -22,7 +23,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from stylegan.errors import StyleGANError
 from stylegan.images import make_grid, save_image, to_uint8
 from stylegan.latents import z_from_seeds
 from stylegan.networks.layers import set_mixed_precision
-from stylegan.training import loss
+from stylegan.training import distributed, loss
 from stylegan.training.config import TrainingConfig, load_training_options, validate
 from stylegan.training.ema import ema_beta, update_ema
 from stylegan.training.progressive import (
@@ -99,6 +100,35 @@ def clean_gradients(module: torch.nn.Module) -> torch.Tensor:
     return bad
 
 
+PHASE_SEEDS = {"Gmain": 0, "Gboth": 0, "Greg": 1, "Dmain": 2, "Dboth": 2, "Dreg": 3}
+
+
+@contextlib.contextmanager
+def micro_batch_rng(seed: int, step: int, phase: str, index: int, device: torch.device):
+    """Run under a torch RNG seeded by (seed, step, phase, micro-batch): a micro-batch draws
+    the same numbers (noise, style-mixing cutoffs, ...) whichever rank or round computes it,
+    and the global stream continues untouched afterwards."""
+    value = int(
+        np.random.SeedSequence([seed, step, PHASE_SEEDS[phase], index]).generate_state(1)[0]
+    )
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(value)
+        yield
+
+
+def _float_buffers(module: torch.nn.Module) -> list[torch.Tensor]:
+    return [b for b in module.buffers() if b.is_floating_point()]
+
+
+def _merge_reports(reports: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """One report from the micro-batches' (per-sample values concatenated)."""
+    if len(reports) == 1:
+        return reports[0]
+    keys = [k for k in reports[0] if all(k in r for r in reports)]
+    return {k: torch.cat([r[k].detach().reshape(-1) for r in reports]) for k in keys}
+
+
 def training_step(
     state: TrainingState,
     config: TrainingConfig,
@@ -106,46 +136,84 @@ def training_step(
     real_c: torch.Tensor,
     gen_z: torch.Tensor,
     gen_c: torch.Tensor,
+    context: distributed.Context = distributed.SINGLE,
+    batch_gpu: int | None = None,
 ) -> StepResult:
     """One minibatch: the four phases, the G_ema update, the counters.
 
-    ``real_img`` is ``[B, C, H, W]`` in [-1, 1]; ``gen_z`` and ``gen_c`` hold one batch of
-    latents and labels per phase (``[4, B, ...]``).
+    ``real_img`` is this rank's ``[n, C, H, W]`` in [-1, 1] (the whole batch in one process);
+    ``gen_z`` and ``gen_c`` hold this rank's latents and labels per phase (``[4, n, ...]``).
+    Each phase runs ``n / batch_gpu`` micro-batches with their gradients accumulated, sums
+    them over ranks, then takes one optimiser step: the update is that of the global batch.
     """
     G, D = state.G, state.D
     mixing_prob = config.style_mixing_prob
     step = state.batch_idx
     pending: list[tuple[str, torch.Tensor, torch.Tensor]] = []
     result = StepResult()
+    local = real_img.shape[0]
+    micro = batch_gpu or local
+    if local % micro != 0:
+        raise StyleGANError(f"the per-rank batch {local} is not a multiple of --batch-gpu {micro}")
+    rounds = local // micro
+    global_batch = local * context.world_size
+    weight = micro / global_batch
+    device = real_img.device
 
-    def run_phase(name, module, optimizer, compute: Callable[[], loss.PhaseLoss], gain=1):
+    def run_phase(name, module, optimizer, compute, gain=1, tracks_emas=False):
         optimizer.zero_grad(set_to_none=True)
         module.requires_grad_(True)
-        phase = compute()
-        (phase.loss * gain).backward()
+        # Running averages (w_avg, ...) move by the global batch's statistics: every
+        # micro-batch starts from the same values and their weighted changes are summed.
+        tracked = _float_buffers(G) if tracks_emas else []
+        before = [b.detach().clone() for b in tracked]
+        changes = [torch.zeros_like(b) for b in tracked]
+        losses, reports, pl_means = [], [], []
+        for j in range(rounds):
+            part = slice(j * micro, (j + 1) * micro)
+            with micro_batch_rng(config.random_seed, step, name, context.rank * rounds + j, device):
+                for b, b0 in zip(tracked, before):
+                    b.copy_(b0)
+                phase = compute(part)
+                (phase.loss * (gain * weight)).backward()
+            for change, b, b0 in zip(changes, tracked, before):
+                change.add_((b.detach() - b0) * weight)
+            losses.append(phase.loss.detach() * weight)
+            reports.append(phase.report)
+            if phase.pl_mean is not None:
+                pl_means.append((phase.pl_mean - state.pl_mean) * weight)
         module.requires_grad_(False)
+        distributed.sum_gradients_(module, context)
+        if tracked:
+            distributed.all_reduce_sum_(changes, context)
+            for b, b0, change in zip(tracked, before, changes):
+                b.copy_(b0 + change)
+        if pl_means:
+            change = torch.stack(pl_means).sum().reshape(1)
+            distributed.all_reduce_sum_([change], context)
+            state.pl_mean.add_(change[0])
         bad_grads = clean_gradients(module)
         optimizer.step()
-        pending.append((name, phase.loss.detach(), bad_grads))
-        result.reports[name] = phase.report
+        pending.append((name, torch.stack(losses).sum(), bad_grads))
+        result.reports[name] = _merge_reports(reports)
         state.count(f"phase/{name}")
-        return phase
 
     sigma = loss.blur_sigma(state.cur_nimg, config.blur_init_sigma, config.blur_fade_kimg)
     wgan = config.loss == "wgan-gp"
     aug = state.augment_pipe
 
-    def g_main() -> loss.PhaseLoss:
+    def g_main(part: slice) -> loss.PhaseLoss:
         # Make D call the fakes real.
+        z, c = gen_z[0][part], gen_c[0][part]
         if wgan:
-            return loss.generator_wgan(G, D, gen_z[0], gen_c[0], mixing_prob, aug)
-        return loss.generator_main(G, D, gen_z[0], gen_c[0], mixing_prob, sigma, aug)
+            return loss.generator_wgan(G, D, z, c, mixing_prob, aug)
+        return loss.generator_main(G, D, z, c, mixing_prob, sigma, aug)
 
-    def g_reg() -> loss.PhaseLoss:
+    def g_reg(part: slice) -> loss.PhaseLoss:
         return loss.generator_path_length(
             G,
-            gen_z[1],
-            gen_c[1],
+            gen_z[1][part],
+            gen_c[1][part],
             state.pl_mean,
             weight=config.pl_weight,
             batch_shrink=config.pl_batch_shrink,
@@ -153,22 +221,20 @@ def training_step(
             style_mixing_prob=mixing_prob,
         )
 
-    def d_main() -> loss.PhaseLoss:
+    def d_main(part: slice) -> loss.PhaseLoss:
         # Fakes down, reals up.
+        x, xc, z, c = real_img[part], real_c[part], gen_z[2][part], gen_c[2][part]
         if wgan:
-            return loss.discriminator_wgan(
-                G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, config.wgan_epsilon, aug
-            )
-        return loss.discriminator_main(
-            G, D, real_img, real_c, gen_z[2], gen_c[2], mixing_prob, sigma, aug
-        )
+            return loss.discriminator_wgan(G, D, x, xc, z, c, mixing_prob, config.wgan_epsilon, aug)
+        return loss.discriminator_main(G, D, x, xc, z, c, mixing_prob, sigma, aug)
 
-    def d_reg() -> loss.PhaseLoss:
+    def d_reg(part: slice) -> loss.PhaseLoss:
+        x, xc = real_img[part], real_c[part]
         if wgan:
             return loss.discriminator_gradient_penalty(
-                G, D, real_img, real_c, gen_z[3], config.wgan_lambda, config.wgan_target, aug
+                G, D, x, xc, gen_z[3][part], config.wgan_lambda, config.wgan_target, aug
             )
-        return loss.discriminator_r1(D, real_img, real_c, config.r1_gamma, sigma, aug)
+        return loss.discriminator_r1(D, x, xc, config.r1_gamma, sigma, aug)
 
     g_reg_on = config.pl_weight > 0
     d_reg_on = config.wgan_lambda > 0 if wgan else config.r1_gamma > 0
@@ -176,24 +242,23 @@ def training_step(
     # G: the main loss, and path length regularisation lazily (loss x interval) or, without
     # an interval, in the same optimiser step.
     if g_reg_on and config.g_reg_interval is None:
-        phase = run_phase("Gboth", G, state.G_opt, lambda: loss.combine(g_main(), g_reg()))
-        state.pl_mean.copy_(phase.pl_mean)
+        run_phase("Gboth", G, state.G_opt, lambda part: loss.combine(g_main(part), g_reg(part)))
     else:
         run_phase("Gmain", G, state.G_opt, g_main)
         if g_reg_on and is_due(step, config.g_reg_interval):
-            phase = run_phase("Greg", G, state.G_opt, g_reg, gain=config.g_reg_interval)
-            state.pl_mean.copy_(phase.pl_mean)
+            run_phase("Greg", G, state.G_opt, g_reg, gain=config.g_reg_interval)
 
     # D: likewise with R1 (or the WGAN gradient penalty).
     if d_reg_on and config.d_reg_interval is None:
-        run_phase("Dboth", D, state.D_opt, lambda: loss.combine(d_main(), d_reg()))
+        both = lambda part: loss.combine(d_main(part), d_reg(part))  # noqa: E731
+        run_phase("Dboth", D, state.D_opt, both, tracks_emas=True)
     else:
-        run_phase("Dmain", D, state.D_opt, d_main)
+        run_phase("Dmain", D, state.D_opt, d_main, tracks_emas=True)
         if d_reg_on and is_due(step, config.d_reg_interval):
             run_phase("Dreg", D, state.D_opt, d_reg, gain=config.d_reg_interval)
 
     # G_ema follows G with a half-life of ema_kimg (ramped up early in training).
-    batch_size = real_img.shape[0]
+    batch_size = global_batch
     beta = ema_beta(batch_size, state.cur_nimg, config.ema_kimg, config.ema_rampup)
     update_ema(state.G_ema, G, beta)
 
@@ -206,13 +271,18 @@ def training_step(
             if "Loss/signs/real" in report:
                 state.ada.accumulate(report["Loss/signs/real"])
         if state.batch_idx % state.ada.interval == 0:
+            totals = torch.tensor([state.ada.sign_sum, float(state.ada.count)], device=device)
+            distributed.all_reduce_sum_([totals], context)  # every rank adjusts p alike
+            state.ada.sign_sum, state.ada.count = totals[0].item(), int(totals[1].item())
             state.ada.update(state.augment_pipe, batch_size)
     if state.augment_pipe is not None and hasattr(state.augment_pipe, "p"):
         state.augment_p = float(state.augment_pipe.p)
 
     # One synchronisation per step: read every phase's loss and non-finite gradient count.
-    values = torch.stack([torch.stack([value.float(), bad.float()]) for _, value, bad in pending])
-    values = values.tolist()
+    losses = torch.stack([value.float() for _, value, _ in pending])
+    distributed.all_reduce_sum_([losses], context)  # the global batch's mean loss per phase
+    bad = torch.stack([bad.float() for _, _, bad in pending])
+    values = torch.stack([losses, bad], dim=1).tolist()
     for (name, _, _), (value, bad) in zip(pending, values, strict=True):
         result.losses[name] = value
         result.nonfinite_grads[name] = int(bad)
@@ -268,6 +338,25 @@ class ShuffledStream(torch.utils.data.Sampler):
             epoch, offset = epoch + 1, 0
 
 
+class ShardedStream(ShuffledStream):
+    """This rank's share of the global stream: of every ``global_batch`` consecutive indices
+    (counted from ``start``), the ``rank``-th of ``world_size`` equal slices. The stream and
+    the position stay global, so a run resumes with any number of ranks."""
+
+    def __init__(
+        self, size: int, seed: int, start: int, global_batch: int, rank: int, world_size: int
+    ):
+        super().__init__(size, seed, start)
+        self.global_batch, self.rank, self.world_size = global_batch, rank, world_size
+
+    def __iter__(self) -> Iterator[int]:
+        share = self.global_batch // self.world_size
+        lo, hi = self.rank * share, (self.rank + 1) * share
+        for position, index in enumerate(super().__iter__()):
+            if lo <= position % self.global_batch < hi:
+                yield index
+
+
 def _ignore_sigint(_worker_id: int) -> None:
     # Ctrl-C reaches the whole process group; workers leave it to the training process.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -279,16 +368,21 @@ def real_batches(
     start: int,
     device: torch.device,
     batch_size: int | None = None,
+    context: distributed.Context = distributed.SINGLE,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Endless ``(images in [-1, 1], labels)`` batches from stream position ``start``
-    (``batch_size`` defaults to the config's).
+    """Endless ``(images in [-1, 1], labels)`` batches from stream position ``start``: this
+    rank's share of each global batch (``batch_size``, default the config's).
 
     The order depends only on the seed and the position, so a resumed run sees the same images.
     """
+    batch_size = batch_size or config.batch_size
+    sampler = ShardedStream(
+        len(dataset), config.random_seed, start, batch_size, context.rank, context.world_size
+    )
     loader = torch.utils.data.DataLoader(
         dataset,
-        batch_size=batch_size or config.batch_size,
-        sampler=ShuffledStream(len(dataset), config.random_seed, start),
+        batch_size=batch_size // context.world_size,
+        sampler=sampler,
         num_workers=config.num_workers,
         pin_memory=device.type == "cuda",
         worker_init_fn=_ignore_sigint if config.num_workers > 0 else None,
@@ -511,7 +605,15 @@ def train(
     folder). Everything is restored: networks, optimisers, counters, pl_mean and RNG states.
     """
     validate(config)
-    device = resolve_device(config.device)
+    context = distributed.from_environment()
+    device = distributed.init(context, resolve_device(config.device))
+    try:
+        return _train(config, outdir, resume, progress, context, device)
+    finally:
+        distributed.shutdown(context)
+
+
+def _train(config, outdir, resume, progress, context: distributed.Context, device) -> Path:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = False  # accuracy over speed, as NVIDIA does
@@ -550,14 +652,23 @@ def train(
     if resume is not None and saved_rng is None:  # networks only, e.g. an NVIDIA snapshot
         fine_tune_p = ((ckpt.metadata or {}).get("augment_pipe") or {}).get("p")
     setup_training_augmentation(state, config, device, resume is not None, fine_tune_p)
+    check_batch_split(config, context, dataset.resolution)
+    for net in state.networks().values():
+        distributed.broadcast_module_(net, context)
     continuing = run_dir is not None
-    if run_dir is None:
+    if run_dir is None and context.is_main:
         run_dir = new_run_dir(outdir, run_description(config, dataset.name))
-    options = dict(config.to_dict(), derived=_derived_options(dataset, state, device, run_dir))
-    (run_dir / "training_options.json").write_text(json.dumps(options, indent=2) + "\n")
+    run_dir = Path(distributed.broadcast_object(str(run_dir), context))
+    if context.is_main:
+        options = dict(config.to_dict(), derived=_derived_options(dataset, state, device, run_dir))
+        options["derived"]["world_size"] = context.world_size
+        (run_dir / "training_options.json").write_text(json.dumps(options, indent=2) + "\n")
 
-    bar = _progress_bar(config, state, progress)
-    log = RunLog(run_dir, echo=bar.write if bar is not None else None)
+    bar = _progress_bar(config, state, progress) if context.is_main else None
+    if context.is_main:
+        log = RunLog(run_dir, echo=bar.write if bar is not None else None)
+    else:
+        log = distributed.NullLog()
     try:
         log.line()
         log.line(f"Run folder:  {run_dir}")
@@ -577,16 +688,20 @@ def train(
             how = "continuing in place" if continuing else "in a new run folder"
             what = "full training state" if saved_rng is not None else "networks only"
             log.line(f"Resuming:    {snapshot} at kimg {state.kimg:.1f} ({what}, {how})")
+        if context.active:
+            log.line(f"Processes:   {context.world_size} (torch.distributed), rank 0 writes")
         grid = make_sample_grid(dataset, config, state.G.z_dim)
-        if not (run_dir / "reals.png").exists():
+        if context.is_main and not (run_dir / "reals.png").exists():
             save_image(make_grid(grid.reals, cols=grid.columns), run_dir / "reals.png")
-        if state.cur_nimg == 0:
+        if context.is_main and state.cur_nimg == 0:
             save_fakes(state.G_ema, grid, run_dir / "fakes_init.png")
         first = schedule_at(config, state.cur_nimg, dataset.resolution)
-        batches = real_batches(dataset, config, state.data_position, device, first.batch_size)
+        batches = real_batches(
+            dataset, config, state.data_position, device, first.batch_size, context
+        )
         if saved_rng is not None:  # last, so that nothing above disturbs the restored streams
             restore_rng(saved_rng)
-        _run(state, config, dataset, batches, grid, run_dir, device, log, bar)
+        _run(state, config, dataset, batches, grid, run_dir, device, log, bar, context)
     finally:
         if bar is not None:
             bar.close()
@@ -665,7 +780,33 @@ def _apply_schedule(state: TrainingState, config: TrainingConfig, sched: Schedul
             group["lr"] = lr * ratio
 
 
-def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> None:
+def check_batch_split(config: TrainingConfig, context: distributed.Context, resolution: int):
+    """Every batch of the run (per resolution too) must split into ranks and micro-batches."""
+    batches = {config.batch_size, *(config.batch_per_resolution or {}).values()}
+    for batch in sorted(batches):
+        micro = micro_batch_size(config, context, batch)
+        if batch % (context.world_size * micro) != 0:
+            raise StyleGANError(
+                f"batch {batch} does not split into {context.world_size} process(es) x "
+                f"micro-batches of {micro}: choose --batch as a multiple of "
+                f"{context.world_size * micro} (or change --batch-gpu)"
+            )
+        if micro % min(config.mbstd_group_size, micro) != 0 or micro < config.mbstd_group_size:
+            raise StyleGANError(
+                f"micro-batches of {micro} images cannot hold minibatch-std groups of "
+                f"{config.mbstd_group_size}: raise --batch-gpu or lower --mbstd-group"
+            )
+
+
+def micro_batch_size(config: TrainingConfig, context: distributed.Context, batch: int) -> int:
+    """Images per forward pass on one rank: ``batch_gpu``, at most the rank's share."""
+    share = max(batch // context.world_size, 1)
+    return min(config.batch_gpu or share, share)
+
+
+def _run(
+    state, config, dataset, batches, grid, run_dir, device, log, bar, context=distributed.SINGLE
+) -> None:
     """Steps until ``total_kimg``; at the end of every tick a log line, grids and snapshots."""
     batch_size = schedule_at(config, state.cur_nimg, dataset.resolution).batch_size
     total_nimg = round(config.total_kimg * 1000)
@@ -688,17 +829,24 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
             sched = schedule_at(config, state.cur_nimg, dataset.resolution)
             if sched.batch_size != batch_size:
                 batch_size = sched.batch_size
-                batches = real_batches(dataset, config, state.data_position, device, batch_size)
+                batches = real_batches(
+                    dataset, config, state.data_position, device, batch_size, context
+                )
             _apply_schedule(state, config, sched)
 
-            # A real batch, latents and labels for each phase, then the phases themselves.
+            # This rank's share of a real batch and of the latents and labels of each phase
+            # (drawn for the whole batch, identically on every rank), then the phases.
             real_img, real_c = next(batches)
             real_img = process_reals(real_img, sched.lod)
             state.data_position += batch_size
             gen_z = torch.randn([len(PHASES), batch_size, state.G.z_dim], device=device)
             gen_c = sample_labels(dataset, len(PHASES) * batch_size, device)
             gen_c = gen_c.reshape(len(PHASES), batch_size, -1)
-            result = training_step(state, config, real_img, real_c, gen_z, gen_c)
+            share = slice(context.rank * real_img.shape[0], (context.rank + 1) * real_img.shape[0])
+            micro = micro_batch_size(config, context, batch_size)
+            result = training_step(
+                state, config, real_img, real_c, gen_z[:, share], gen_c[:, share], context, micro
+            )
 
             for report in result.reports.values():
                 for name, value in report.items():
@@ -713,7 +861,14 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
 
             # Ticks end every kimg_per_tick, after the very first step, and at the end.
             out_of_time = time_limit is not None and time.time() - tick.run_start >= time_limit
-            done = state.cur_nimg >= total_nimg or out_of_time or stop.requested is not None
+            stopping = stop.requested is not None
+            if context.active:  # every rank stops at the same step
+                out_of_time, stopping = distributed.any_rank(
+                    [out_of_time, stopping], context, device
+                )
+                if stopping and stop.requested is None:
+                    stop.requested = "another rank's signal"
+            done = state.cur_nimg >= total_nimg or out_of_time or stopping
             first_step = state.cur_tick == 0
             if not (done or first_step or state.cur_nimg >= tick.start_nimg + tick_nimg):
                 continue
@@ -724,16 +879,21 @@ def _run(state, config, dataset, batches, grid, run_dir, device, log, bar) -> No
 
             kimg_name = f"{state.cur_nimg // 1000:06d}"
             image_every = config.image_snapshot_ticks or config.snapshot_ticks
-            if done or (image_every is not None and tick_index % image_every == 0):
+            main = context.is_main  # files, grids and metrics come from rank 0 alone
+            if main and (done or (image_every is not None and tick_index % image_every == 0)):
                 save_fakes(state.G_ema, grid, run_dir / f"fakes{kimg_name}.png")
             snap_every = config.snapshot_ticks
             if done or (snap_every is not None and tick_index % snap_every == 0):
-                snapshot = _save_snapshot(state, config, run_dir)
+                path = _save_snapshot(state, config, run_dir) if main else None
+                snapshot = Path(distributed.broadcast_object(str(path), context))
             metrics_every = config.metrics_ticks or config.snapshot_ticks
-            if config.metrics and (
-                done or (metrics_every is not None and tick_index % metrics_every == 0)
+            if (
+                main
+                and config.metrics
+                and (done or (metrics_every is not None and tick_index % metrics_every == 0))
             ):
                 _run_metrics(state, config, dataset, run_dir, snapshot, stats, log, device)
+            distributed.barrier(context)
 
             log.tick(stats.summary(), state.kimg, tick.run_start)
             stats.reset()
