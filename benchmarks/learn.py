@@ -2,6 +2,7 @@
 
     python benchmarks/learn.py --minutes 30                       # unconditional, preset small
     python benchmarks/learn.py --minutes 30 --cond --outdir runs  # conditional on emoji category
+    python benchmarks/learn.py --minutes 12 --set max_size=200 --set aug=noaug   # few-shot, no ADA
 
 The dataset is made from ``../shared/datasets/twemoji-64`` with our dataset tool (box filter to
 32 px; ``--cond`` takes labels from the category column of its ``manifest.csv``). Training writes
@@ -157,7 +158,22 @@ def main() -> None:
     parser.add_argument(
         "--fid-num", type=int, default=2000, help="Generated images per FID (multiple of 1000)."
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Override a training option, e.g. --set aug=noaug --set max_size=200 (JSON values).",
+    )
     args = parser.parse_args()
+    overrides = {}
+    for item in args.overrides:
+        key, _, value = item.partition("=")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value  # a bare string such as noaug
     if args.fid_num < 1000 or args.fid_num % 1000:
         parser.error("--fid-num must be a multiple of 1000")
 
@@ -175,6 +191,7 @@ def main() -> None:
         keep_snapshots=100000,
         device=args.device,
         random_seed=args.seed,
+        **overrides,
     )
     run_dir = train(config, args.outdir, progress=False)
 
@@ -186,6 +203,7 @@ def main() -> None:
     last = ticks[-1]
     report = {
         "preset": args.preset,
+        "overrides": overrides,
         "cond": args.cond,
         "minutes": args.minutes,
         "kimg": last["kimg"],
