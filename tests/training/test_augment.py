@@ -139,6 +139,16 @@ def test_noise_filter_and_cutout():
     assert float(cut[0, 0, SIZE // 2, SIZE // 2]) == 0 and float(cut[0, 0, 0, 0]) == 1
     filtered = _pipe(imgfilter=1)(_pattern(), debug_percentile=0.9)
     assert filtered.shape == (1, 3, SIZE, SIZE) and (filtered - _pattern()).abs().max() > 0.01
+    # Amplifying only the top band raises the share of high frequencies; only the lowest band,
+    # lowers it (white noise in, energy above 1/4 cycle per pixel measured).
+    from stylegan.tools.frequency import high_frequency_fraction
+
+    white = torch.randn(4, 3, SIZE, SIZE)
+    before = float(high_frequency_fraction(white).mean())
+    top = _pipe(imgfilter=1, imgfilter_bands=[0, 0, 0, 1])(white, debug_percentile=0.9)
+    bottom = _pipe(imgfilter=1, imgfilter_bands=[1, 0, 0, 0])(white, debug_percentile=0.9)
+    assert float(high_frequency_fraction(top).mean()) > before + 0.1
+    assert float(high_frequency_fraction(bottom).mean()) < before - 0.1
     with pytest.raises(StyleGANError, match="larger than"):
         _pipe(imgfilter=1)(torch.zeros(1, 3, 16, 16), debug_percentile=0.9)
 
