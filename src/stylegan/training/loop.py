@@ -651,7 +651,8 @@ def _train(config, outdir, resume, progress, context: distributed.Context, devic
     fine_tune_p = None
     if resume is not None and saved_rng is None:  # networks only, e.g. an NVIDIA snapshot
         fine_tune_p = ((ckpt.metadata or {}).get("augment_pipe") or {}).get("p")
-    setup_training_augmentation(state, config, device, resume is not None, fine_tune_p)
+    fine_tuning = resume is not None and saved_rng is None
+    setup_training_augmentation(state, config, device, fine_tuning, fine_tune_p)
     check_batch_split(config, context, dataset.resolution)
     for net in state.networks().values():
         distributed.broadcast_module_(net, context)
@@ -724,12 +725,14 @@ def setup_training_augmentation(
     state: TrainingState,
     config: TrainingConfig,
     device: torch.device,
-    resumed: bool,
+    fine_tuning: bool,
     fine_tune_p: float | None = None,
 ) -> None:
     """Give ``state`` the augmentation of the config: ADA's pipe and controller (p restored on
     resume, or taken from a snapshot's pipe when fine-tuning one), a fixed-p pipe, DiffAugment,
-    or nothing. Resumed ADA reacts faster (100 kimg per unit of p), as NVIDIA's train.py."""
+    or nothing. When fine-tuning networks without a training state, ADA reacts faster (100 kimg
+    per unit of p) as NVIDIA's train.py does on resume; a true resume keeps its speed, so it
+    follows the same curve as an uninterrupted run."""
     from stylegan.training.augment import setup_augmentation
     from stylegan.training.diffaugment import DiffAugment
 
@@ -737,7 +740,7 @@ def setup_training_augmentation(
     if config.aug == "diffaugment":
         state.augment_pipe = DiffAugment(config.diffaugment)
         return
-    speed = 100.0 if resumed and config.ada_kimg == 500 else config.ada_kimg
+    speed = 100.0 if fine_tuning and config.ada_kimg == 500 else config.ada_kimg
     pipe, ada = setup_augmentation(
         config.aug, config.augpipe, config.ada_target, config.augment_p, speed
     )
