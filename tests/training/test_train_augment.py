@@ -74,3 +74,16 @@ def test_augmentation_options_are_checked():
     with pytest.raises(StyleGANError, match="policy"):
         make_config("tiny", aug="diffaugment", diffaugment="zoom")
     assert make_config("stylegan2").aug == "ada" and make_config("stylegan1").aug == "noaug"
+
+
+def test_ada_speed_on_fine_tuning_only():
+    from stylegan.training.loop import setup_training_augmentation
+    from stylegan.training.state import TrainingState, build_networks
+
+    config = make_config("tiny", aug="ada")
+    G, D = build_networks(config, 16, 3, 0)
+    state = TrainingState.create(config, G, D)
+    setup_training_augmentation(state, config, torch.device("cpu"), fine_tuning=False)
+    assert state.ada.speed_kimg == 500  # a fresh run or a true resume: the configured speed
+    setup_training_augmentation(state, config, torch.device("cpu"), True, fine_tune_p=0.3)
+    assert state.ada.speed_kimg == 100 and float(state.augment_pipe.p) == pytest.approx(0.3)
