@@ -1,17 +1,20 @@
-"""Write pickles with the structure of NVIDIA's TensorFlow StyleGAN2 releases, without TensorFlow.
+"""Write pickles with the structure of NVIDIA's TensorFlow StyleGAN releases, without TensorFlow.
 
 A release pickle is ``pickle.dump((G, D, Gs))`` of ``dnnlib.tflib.network.Network`` objects,
-whose ``__getstate__`` writes ``version`` (4), ``name``, ``static_kwargs``, ``components`` (sub-
-networks, e.g. ``mapping`` and ``synthesis`` of a generator), ``build_module_src``,
-``build_func_name`` and ``variables`` (``[(local name, numpy array)]`` of that network only).
-:class:`FakeTFNetwork` pickles the same way: the global ``dnnlib.tflib.network.Network`` plus
-that state. Its build source is a line that raises, so nothing could be run from it.
+whose ``__getstate__`` writes ``version`` (4 for StyleGAN2, 3 for the original StyleGAN),
+``name``, ``static_kwargs``, ``components`` (sub-networks, e.g. ``mapping`` and ``synthesis`` of
+a generator), ``build_module_src``, ``build_func_name`` and ``variables`` (``[(local name, numpy
+array)]`` of that network only). :class:`FakeTFNetwork` pickles the same way: the global
+``dnnlib.tflib.network.Network`` plus that state. Its build source is a line that raises, so
+nothing could be run from it.
 
 :func:`make_variables` draws random variables with the names and shapes the TensorFlow graphs
 create for a small configuration (``G_main`` / ``D_main`` of stylegan2-ada, or the stylegan2
 repository's ``G_main`` / ``D_stylegan2`` / ``D_stylegan``, including the progressive-growing
-``ToRGB_lod{k}`` / ``FromRGB_lod{k}`` names). Values are rounded to float16 precision, so a
-fixture can store them as float16 and give back exactly the same float32 arrays.
+``ToRGB_lod{k}`` / ``FromRGB_lod{k}`` names, or with ``flavor='sg1'`` the original StyleGAN's
+``G_style`` / ``D_basic``: :func:`stylegan1_variables`, :func:`stylegan1_networks`). Values are
+rounded to float16 precision, so a fixture can store them as float16 and give back exactly the
+same float32 arrays.
 """
 
 from __future__ import annotations
@@ -244,9 +247,11 @@ def discriminator_variables(
 def make_variables(spec: dict[str, Any], seed: int) -> dict[str, np.ndarray]:
     """All variables of ``(G, D, Gs)`` for a fixture spec, flat: ``G/mapping/Dense0/weight``.
 
-    ``spec``: ``G_static``, ``D_static`` (TF static kwargs), ``flavor`` ('ada' or 'sg2'),
+    ``spec``: ``G_static``, ``D_static`` (TF static kwargs), ``flavor`` ('ada', 'sg2' or 'sg1'),
     ``D_func``, and optionally ``lod_torgb`` / ``lod_fromrgb``.
     """
+    if spec.get("flavor") == "sg1":
+        return stylegan1_variables(spec["G_static"], spec["D_static"], seed, with_g=True)
     draw = Draw(np.random.RandomState(seed))
     flat: dict[str, np.ndarray] = {}
     for key in NET_KEYS:
@@ -268,6 +273,8 @@ def tf_networks(
     spec: dict[str, Any], flat: dict[str, np.ndarray]
 ) -> tuple[FakeTFNetwork, FakeTFNetwork, FakeTFNetwork]:
     """``(G, D, Gs)`` networks holding the variables of :func:`make_variables` (or a fixture)."""
+    if spec.get("flavor") == "sg1":
+        return stylegan1_networks(flat, spec["G_static"], spec["D_static"])
     sg2 = spec.get("flavor", "ada") == "sg2"
     nets = []
     for key in NET_KEYS:
@@ -321,12 +328,170 @@ def with_torgb_lod(
     return spec, {pattern.sub(rename, k): v for k, v in flat.items()}
 
 
+# ---- the original StyleGAN (v1): G_style / D_basic of NVlabs/stylegan ---------------------------
+
+SG1_VERSION = 3  # what NVlabs/stylegan's Network.__getstate__ writes
+# Arguments G_style consumes itself; the rest of its static kwargs reach G_mapping / G_synthesis.
+G_STYLE_OWN = (
+    "truncation_psi",
+    "truncation_cutoff",
+    "truncation_psi_val",
+    "truncation_cutoff_val",
+    "dlatent_avg_beta",
+    "style_mixing_prob",
+    "is_training",
+    "is_validation",
+    "is_template_graph",
+    "components",
+)
+
+
+def _sg1_nf(kw: dict[str, Any], stage: int) -> int:
+    """``nf(stage)`` of networks_stylegan.py (``fmap_decay`` 1): ``fmap_base`` 8192 by default."""
+    return min(int(kw.get("fmap_base", 8192) / 2.0**stage), kw.get("fmap_max", 512))
+
+
+class Zeros(Draw):
+    """Stand-in for :class:`Draw` that only gives shapes: read-only zero-stride zero arrays, so
+    a 1024 px network's variables take no memory."""
+
+    def __init__(self):
+        super().__init__(np.random.RandomState(0))
+
+    def __call__(self, shape, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
+        return np.broadcast_to(np.float32(0), tuple(shape))
+
+
+def stylegan1_generator_variables(kw: dict[str, Any], draw: Draw) -> dict[str, np.ndarray]:
+    """Variables of ``G_style`` for static kwargs ``kw``, named and ordered as its template graph
+    creates them: ``lod``, ``dlatent_avg``, ``synthesis/...``, ``mapping/...``.
+
+    Synthesis layers: ``4x4/Const`` (learned constant + epilogue), ``4x4/Conv``,
+    ``{R}x{R}/Conv0_up`` and ``{R}x{R}/Conv1``, each with ``Noise/weight`` (if ``use_noise``),
+    ``bias`` and ``StyleMod/{weight,bias}``; ``ToRGB_lod{k}`` per resolution (only ``ToRGB_lod0``
+    for ``structure='fixed'``); noise inputs ``noise{i}`` ``[1, 1, R, R]``.
+    """
+    latent, dlatent = kw.get("latent_size", 512), kw.get("dlatent_size", 512)
+    labels, channels = kw.get("label_size", 0), kw.get("num_channels", 3)
+    log2 = int(np.log2(kw.get("resolution", 1024)))
+    num_layers = 2 * log2 - 2
+    lrmul = kw.get("mapping_lrmul", 0.01)
+    use_noise = kw.get("use_noise", True)
+    fixed = kw.get("structure", "auto") == "fixed"
+    out: dict[str, np.ndarray] = {
+        "lod": np.float32(0),
+        "dlatent_avg": draw([dlatent], 0.5, 0.3),
+    }
+
+    syn = "synthesis/"
+    out[syn + "lod"] = np.float32(0)
+    if use_noise:
+        for i in range(num_layers):
+            r = 2 ** (i // 2 + 2)
+            out[f"{syn}noise{i}"] = draw([1, 1, r, r])
+
+    def epilogue(scope: str, fmaps: int) -> None:
+        if use_noise:
+            out[f"{syn}{scope}/Noise/weight"] = draw([fmaps], 0.5)
+        out[f"{syn}{scope}/bias"] = draw([fmaps], 0.3)
+        out[f"{syn}{scope}/StyleMod/weight"] = draw([dlatent, 2 * fmaps])
+        out[f"{syn}{scope}/StyleMod/bias"] = draw([2 * fmaps], 0.3)
+
+    def torgb(res: int, fmaps: int) -> None:
+        if fixed and res != log2:
+            return
+        out[f"{syn}ToRGB_lod{log2 - res}/weight"] = draw([1, 1, fmaps, channels])
+        out[f"{syn}ToRGB_lod{log2 - res}/bias"] = draw([channels], 0.3)
+
+    nf1 = _sg1_nf(kw, 1)
+    out[syn + "4x4/Const/const"] = draw([1, nf1, 4, 4], 0.5, 1.0)
+    epilogue("4x4/Const", nf1)
+    out[syn + "4x4/Conv/weight"] = draw([3, 3, nf1, nf1])
+    epilogue("4x4/Conv", nf1)
+    torgb(2, nf1)
+    for res in range(3, log2 + 1):
+        scope, cin, cout = f"{2**res}x{2**res}", _sg1_nf(kw, res - 2), _sg1_nf(kw, res - 1)
+        out[f"{syn}{scope}/Conv0_up/weight"] = draw([3, 3, cin, cout])
+        epilogue(f"{scope}/Conv0_up", cout)
+        out[f"{syn}{scope}/Conv1/weight"] = draw([3, 3, cout, cout])
+        epilogue(f"{scope}/Conv1", cout)
+        torgb(res, cout)
+
+    width = latent
+    if labels:
+        out["mapping/LabelConcat/weight"] = draw([labels, latent])
+        width += latent
+    layers = kw.get("mapping_layers", 8)
+    for i in range(layers):
+        fmaps = dlatent if i == layers - 1 else kw.get("mapping_fmaps", 512)
+        out[f"mapping/Dense{i}/weight"] = draw([width, fmaps], 1 / lrmul)
+        out[f"mapping/Dense{i}/bias"] = draw([fmaps], 0.3 / lrmul)
+        width = fmaps
+    return out
+
+
+def stylegan1_discriminator_variables(kw: dict[str, Any], draw: Draw) -> dict[str, np.ndarray]:
+    """Variables of ``D_basic`` for static kwargs ``kw``, in its template graph's order:
+    ``lod``, ``FromRGB_lod0``, ``{R}x{R}/Conv0``, ``{R}x{R}/Conv1_down``, ``FromRGB_lod1``, ...,
+    ``4x4/Conv``, ``4x4/Dense0``, ``4x4/Dense1`` (only ``FromRGB_lod0`` when ``structure='fixed'``).
+    """
+    labels, channels = kw.get("label_size", 0), kw.get("num_channels", 1)
+    log2 = int(np.log2(kw.get("resolution", 32)))
+    fixed = kw.get("structure", "auto") == "fixed"
+    group, features = kw.get("mbstd_group_size", 4), kw.get("mbstd_num_features", 1)
+    out: dict[str, np.ndarray] = {"lod": np.float32(0)}
+
+    def layer(scope: str, shape: list[int]) -> None:
+        out[f"{scope}/weight"] = draw(shape)
+        out[f"{scope}/bias"] = draw(shape[-1:], 0.3)
+
+    def fromrgb(res: int) -> None:
+        if not fixed or res == log2:
+            layer(f"FromRGB_lod{log2 - res}", [1, 1, channels, _sg1_nf(kw, res - 1)])
+
+    fromrgb(log2)
+    for res in range(log2, 2, -1):
+        scope, cin, cout = f"{2**res}x{2**res}", _sg1_nf(kw, res - 1), _sg1_nf(kw, res - 2)
+        layer(f"{scope}/Conv0", [3, 3, cin, cin])
+        layer(f"{scope}/Conv1_down", [3, 3, cin, cout])
+        fromrgb(res - 1)
+    nf1 = _sg1_nf(kw, 1)
+    layer("4x4/Conv", [3, 3, nf1 + (features if group > 1 else 0), nf1])
+    layer("4x4/Dense0", [nf1 * 16, _sg1_nf(kw, 0)])
+    layer("4x4/Dense1", [_sg1_nf(kw, 0), max(labels, 1)])
+    return out
+
+
+def stylegan1_variables(
+    g_static: dict[str, Any], d_static: dict[str, Any], seed: int | Draw, with_g: bool = False
+) -> dict[str, np.ndarray]:
+    """All variables of an original StyleGAN ``(G, D, Gs)``, flat: ``Gs/mapping/Dense0/weight``,
+    ``Gs/synthesis/4x4/Const/const``, ``Gs/dlatent_avg``, ``D/4x4/Dense1/bias``; random
+    (``seed``, float16 precision) or, with a :class:`Zeros` as ``seed``, shapes only. ``G/...``
+    (own values) only ``with_g``; otherwise :func:`stylegan1_networks` gives ``G`` Gs's."""
+    draw = seed if isinstance(seed, Draw) else Draw(np.random.RandomState(seed))
+    keys = ("G", "D", "Gs") if with_g else ("D", "Gs")
+    flat: dict[str, np.ndarray] = {}
+    for key in keys:
+        if key == "D":
+            variables = stylegan1_discriminator_variables(d_static, draw)
+        else:
+            variables = stylegan1_generator_variables(g_static, draw)
+        flat.update({f"{key}/{name}": value for name, value in variables.items()})
+    return flat
+
+
 def stylegan1_networks(
-    flat: dict[str, np.ndarray], g_static: dict[str, Any], d_static: dict[str, Any]
+    flat: dict[str, np.ndarray],
+    g_static: dict[str, Any],
+    d_static: dict[str, Any],
+    version: int = SG1_VERSION,
 ) -> tuple[FakeTFNetwork, FakeTFNetwork, FakeTFNetwork]:
     """``(G, D, Gs)`` as an original StyleGAN (v1) release pickles them: ``G_style`` with its
     ``G_mapping`` / ``G_synthesis`` components and ``D_basic``, from flat variables named
-    ``Gs/mapping/...``, ``Gs/synthesis/...``, ``Gs/<own>`` and ``D/...`` (G gets Gs's values)."""
+    ``Gs/mapping/...``, ``Gs/synthesis/...``, ``Gs/<own>`` and ``D/...`` (``G`` gets its own
+    ``G/...`` if there are any, else Gs's values). Static kwargs as ``G_style`` hands them on:
+    the components get those it does not consume, the mapping also ``dlatent_broadcast``."""
 
     def variables(prefix: str) -> list[tuple[str, np.ndarray]]:
         out = []
@@ -336,14 +501,29 @@ def stylegan1_networks(
                 out.append((name[len(prefix) :], np.float32(value) if value.ndim == 0 else value))
         return out
 
+    sub_static = {k: v for k, v in g_static.items() if k not in G_STYLE_OWN}
+    num_layers = 2 * int(np.log2(g_static.get("resolution", 1024))) - 2
+
     def generator(name: str) -> FakeTFNetwork:
+        prefix = name if any(k.startswith(name + "/") for k in flat) else "Gs"
         components = {
             "synthesis": tf_network(
-                "G_synthesis", "G_synthesis", g_static, variables("Gs/synthesis/")
+                "G_synthesis",
+                "G_synthesis",
+                sub_static,
+                variables(f"{prefix}/synthesis/"),
+                version=version,
             ),
-            "mapping": tf_network("G_mapping", "G_mapping", g_static, variables("Gs/mapping/")),
+            "mapping": tf_network(
+                "G_mapping",
+                "G_mapping",
+                {**sub_static, "dlatent_broadcast": num_layers},
+                variables(f"{prefix}/mapping/"),
+                version=version,
+            ),
         }
-        own = [(n, v) for n, v in variables("Gs/") if "/" not in n]
-        return tf_network(name, "G_style", g_static, own, components)
+        own = [(n, v) for n, v in variables(f"{prefix}/") if "/" not in n]
+        return tf_network(name, "G_style", g_static, own, components, version=version)
 
-    return generator("G"), tf_network("D", "D_basic", d_static, variables("D/")), generator("Gs")
+    d = tf_network("D", "D_basic", d_static, variables("D/"), version=version)
+    return generator("G"), d, generator("Gs")

@@ -246,3 +246,13 @@ def test_generate_uses_the_default_truncation():
     assert torch.equal(images, G.generate([0, 1], truncation_psi=0.7, truncation_cutoff=8))
     assert not torch.equal(images, G.generate([0, 1], truncation_psi=1))
     assert math.isclose(G.config.truncation_psi, 0.7)
+
+
+def test_no_blur_filter():
+    # resample_filter=() turns the blur off in G and D (the original's blur_filter=None).
+    torch.manual_seed(0)
+    G = Generator(**{**TINY_G, "resample_filter": ()})
+    D = Discriminator(**{**TINY_D, "resample_filter": ()})
+    assert G.synthesis.b8.conv0.resample_filter is None and D.b16.conv1.resample_filter is None
+    assert G(torch.randn(2, 16)).shape == (2, 3, 32, 32)
+    assert D(torch.randn(2, 3, 32, 32)).shape == (2, 1)

@@ -9,7 +9,7 @@ name                      what                                                  
 ========================  =======================================================  =========
 ``stylegan``              our folder or ``.safetensors`` (JSON config inside)       both
 ``nvidia-pytorch-pickle`` stylegan2-ada-pytorch / stylegan3 ``network-*.pkl``      read
-``nvidia-tensorflow``     StyleGAN2(-ADA) TensorFlow ``(G, D, Gs)`` pickles         read
+``nvidia-tensorflow``     StyleGAN / StyleGAN2(-ADA) TensorFlow ``(G, D, Gs)``      read
 ``rosinality``            rosinality/stylegan2-pytorch ``.pt`` (g, d, g_ema, ...)   both
 ``official``              state dicts + ``init_kwargs`` for NVIDIA's PyTorch code  both
 ========================  =======================================================  =========
@@ -130,7 +130,7 @@ def _networks_from_object(
     what = "pickle" if kind == "pickle" else "PyTorch file"
     raise StyleGANError(
         f"{path} is a {what} but not a network checkpoint we know (NVIDIA snapshot .pkl, "
-        "StyleGAN2 TensorFlow .pkl, rosinality .pt or a stylegan export)"
+        "StyleGAN/StyleGAN2 TensorFlow .pkl, rosinality .pt or a stylegan export)"
     )
 
 

@@ -29,14 +29,22 @@ Differences from ``legacy.py``, each where it would give a wrong or no network: 
 StyleGAN2-repository discriminators (``D_stylegan2``, ``D_stylegan``) default to minibatch-stddev
 groups of 4 (their TensorFlow default), not the whole minibatch.
 
-StyleGAN (v1) pickles (``G_style`` / ``D_basic``, which ``legacy.py`` cannot read) map onto
+StyleGAN (v1) pickles (NVlabs/stylegan: ``G_style`` with ``G_mapping`` / ``G_synthesis``, and
+``D_basic``; pickle version 3, which ``legacy.py`` cannot read) map onto
 :mod:`stylegan.networks.stylegan1` with :data:`STYLEGAN1_GENERATOR_RULES` /
-:data:`STYLEGAN1_DISCRIMINATOR_RULES`, in the same layouts, except: the generator's
-up-convolutions of 128 px and more are flipped (the original's ``fused_scale='auto'`` runs them
-as transposed convolutions there; its fused down-convolutions need no flip); the biases of
-dense layers followed by a leaky ReLU are divided by sqrt(2) (the original puts the ReLU gain
-into the weight, our shared dense layer applies it after the activation); the style bias gets
-+ 1 on its scale half; ``noise{i}`` is numbered from the 4x4 constant's layer (0) up.
+:data:`STYLEGAN1_DISCRIMINATOR_RULES`, in the same layouts, except: the generator's fused
+up-convolutions (``fused_scale='auto'``: 128 px and more; ``True``: all) are flipped, as the
+original computes them as transposed convolutions (its fused down-convolutions are strided
+correlations: no flip); the biases of dense layers followed by a leaky ReLU are divided by
+sqrt(2) (the original puts the ReLU gain into the weight, our shared dense layer applies it
+after the activation); the style bias gets + 1 on its scale half; ``noise{i}`` is numbered from
+the 4x4 constant's layer (0) up; ``lod`` is G_style's own variable (it overwrites the synthesis
+network's before every run). ``truncation_psi`` / ``truncation_cutoff`` become the generator's
+default truncation (0.7 on 8 layers unless set; no cutoff = none). ``structure='fixed'``
+networks lack the lower RGB layers, which get zeros (they ignore ``lod``). The original's
+ablation options, conditional generators and blur filters TensorFlow places differently from us
+(even-length or asymmetric) are refused by name. Checked against NVIDIA's own code run under
+TensorFlow: ``scripts/make_tf_sg1_fixtures.py``, ``tests/io/test_tensorflow_sg1.py``.
 """
 
 from __future__ import annotations
@@ -55,6 +63,9 @@ from stylegan.io.safe_pickle import TFNetwork, json_safe, to_plain
 
 FORMAT = "nvidia-tensorflow"
 MIN_VERSION = 4  # what every StyleGAN2 / StyleGAN2-ADA release writes
+MIN_VERSION_STYLEGAN1 = (
+    2  # NVlabs/stylegan writes 3 (and reads 2); the stylegan2 code re-saves as 4
+)
 NETWORK_KEYS = ("G", "D", "G_ema")  # ours, for the pickle's (G, D, Gs)
 STYLEGAN1_FUNCS = ("G_style", "D_basic")
 SG2_REPO_DISCRIMINATORS = ("D_stylegan2", "D_stylegan")  # mbstd groups of 4 by default
@@ -262,7 +273,7 @@ STYLEGAN1_GENERATOR_RULES: tuple[Rule, ...] = (
     ("mapping.w_avg", "dlatent_avg", "same"),
     ("mapping.fc{i}.weight", "mapping/Dense{i}/weight", "dense"),
     ("mapping.fc{i}.bias", "mapping/Dense{i}/bias", "lrelu_bias"),
-    ("synthesis.lod", "synthesis/lod", "same"),
+    ("synthesis.lod", "lod", "same"),  # G_style assigns its own lod to the synthesis net's
     ("synthesis.b4.const", "synthesis/4x4/Const/const", "batch"),
     *_sg1_layer("synthesis.b4.input", "synthesis/4x4/Const", "noise0", conv=False),
     *_sg1_layer("synthesis.b4.conv1", "synthesis/4x4/Conv", "noise1"),
@@ -290,8 +301,22 @@ STYLEGAN1_DISCRIMINATOR_RULES: tuple[Rule, ...] = (
 )
 
 
-def _none_is_off(v: Any) -> Any:
-    return () if v is None else v
+def _blur_filter(v: Any) -> Any:
+    """``blur_filter`` -> ``resample_filter``: None (no blur) is the one-tap identity filter.
+
+    The original filters with a correlation and TensorFlow's 'SAME' padding, which equals our
+    (convolving, centred) filter only for odd-length symmetric taps: [1, 2, 1] and the like.
+    """
+    if v is None:
+        return [1]
+    taps = np.asarray(v, dtype=np.float64)
+    if taps.ndim != 1 or len(taps) % 2 == 0 or not np.array_equal(taps, taps[::-1]):
+        raise StyleGANError(
+            f"the TensorFlow network was built with blur_filter={v!r}; only None and "
+            "odd-length symmetric 1-D filters (e.g. [1, 2, 1]) can be imported, as others are "
+            "placed differently by TensorFlow"
+        )
+    return list(v)
 
 
 def _psi(v: Any) -> Any:
@@ -307,7 +332,7 @@ STYLEGAN1_GENERATOR_KWARGS: tuple[KwargRule, ...] = (
     ("fmap_base", ("channel_base",), 8192, _twice),
     ("fmap_max", ("channel_max",), 512, None),
     ("use_noise", ("use_noise",), True, None),
-    ("blur_filter", ("resample_filter",), [1, 2, 1], _none_is_off),
+    ("blur_filter", ("resample_filter",), [1, 2, 1], _blur_filter),
     ("truncation_psi", ("truncation_psi",), 0.7, _psi),
     ("truncation_cutoff", ("truncation_cutoff",), 8, None),
     ("mapping_layers", ("mapping_kwargs.num_layers",), 8, None),
@@ -323,7 +348,7 @@ STYLEGAN1_DISCRIMINATOR_KWARGS: tuple[KwargRule, ...] = (
     ("fmap_max", ("channel_max",), 512, None),
     ("mbstd_group_size", ("mbstd_group_size",), 4, None),
     ("mbstd_num_features", ("mbstd_num_channels",), 1, None),
-    ("blur_filter", ("resample_filter",), [1, 2, 1], _none_is_off),
+    ("blur_filter", ("resample_filter",), [1, 2, 1], _blur_filter),
 )
 # The original's options, with the only values our networks implement (the paper's config).
 STYLEGAN1_REQUIRED = {
@@ -338,17 +363,17 @@ STYLEGAN1_REQUIRED = {
     "normalize_latents": True,
 }
 STYLEGAN1_IGNORED = (
-    *STYLEGAN1_REQUIRED,
-    "truncation_psi_val",
+    *STYLEGAN1_REQUIRED,  # checked by _stylegan1_kwargs
+    "structure",  # progressive-growing graph form; 'fixed' has no lower RGB layers (handled)
+    "fused_scale",  # 'auto' / True: transposed up-convolutions, flipped on import
+    "truncation_psi_val",  # used by the original only with is_validation=True (its metrics)
     "truncation_cutoff_val",
-    "style_mixing_prob",
-    "structure",
-    "dtype",
-    "fused_scale",
-    "randomize_noise",
+    "style_mixing_prob",  # training only
+    "dtype",  # float16 networks run in float32 here
+    "randomize_noise",  # a run-time choice (our noise_mode)
     "is_template_graph",
     "force_clean_graph",
-    "dlatent_broadcast",
+    "dlatent_broadcast",  # G_mapping: the number of ws, which follows from the resolution
 )
 
 
@@ -370,7 +395,7 @@ def tf_variables(tf_net: TFNetwork) -> dict[str, np.ndarray]:
             if not isinstance(sub, TFNetwork):
                 raise StyleGANError(
                     f"TensorFlow component {prefix}{key} is a {type(sub).__name__}, not a "
-                    "network; the file is not a StyleGAN2 pickle we can read"
+                    "network; the file is not a TensorFlow StyleGAN pickle we can read"
                 )
             collect(sub, f"{prefix}{key}/")
 
@@ -389,6 +414,17 @@ def _rename_lod(variables: dict[str, np.ndarray], layer: str, resolution: int) -
             variables[new] = variables.pop(name)
             renamed[new] = name
     return renamed
+
+
+def _lod_name(name: str, layer: str, resolution: int) -> str:
+    """``[prefix/]{R}x{R}/{layer}/x`` -> ``[prefix/]{layer}_lod{k}/x`` (:func:`_rename_lod`
+    undone)."""
+    log2 = resolution.bit_length() - 1
+
+    def lod(m: re.Match) -> str:
+        return f"{layer}_lod{log2 - (int(m.group(1)).bit_length() - 1)}/"
+
+    return re.sub(rf"(?<![^/])(\d+)x\1/{layer}/", lod, name)
 
 
 def _lookup(name: str, rules: tuple[Rule, ...], what: str) -> tuple[str | None, str | None]:
@@ -411,8 +447,16 @@ def _lookup(name: str, rules: tuple[Rule, ...], what: str) -> tuple[str | None, 
     raise StyleGANError(f"no TensorFlow variable is known for {what} {name}")
 
 
-def _fill(net: nn.Module, variables: dict[str, np.ndarray], rules: tuple[Rule, ...], what: str):
-    """Copy a TF variable into every parameter and buffer of ``net``; returns the names used."""
+def _fill(
+    net: nn.Module,
+    variables: dict[str, np.ndarray],
+    rules: tuple[Rule, ...],
+    what: str,
+    pickle_name: Callable[[str], str] = str,
+):
+    """Copy a TF variable into every parameter and buffer of ``net``; returns the names used.
+
+    ``pickle_name`` gives a variable's name as the pickle spells it, for error messages."""
     used: set[str] = set()
     tensors = list(net.named_parameters()) + list(net.named_buffers())
     with torch.no_grad():
@@ -422,7 +466,8 @@ def _fill(net: nn.Module, variables: dict[str, np.ndarray], rules: tuple[Rule, .
                 continue
             if tf_name not in variables:
                 raise StyleGANError(
-                    f"the TensorFlow {what} has no variable {tf_name!r} (needed for {name}); "
+                    f"the TensorFlow {what} has no variable {pickle_name(tf_name)!r} (needed "
+                    f"for {name}); "
                     "the pickle is incomplete or its static kwargs do not describe its weights"
                 )
             forward, tf_shape = TRANSFORMS[transform]
@@ -430,7 +475,7 @@ def _fill(net: nn.Module, variables: dict[str, np.ndarray], rules: tuple[Rule, .
             expected = tuple(tf_shape(tuple(tensor.shape)))
             if tuple(value.shape) != expected:
                 raise StyleGANError(
-                    f"TensorFlow variable {tf_name!r} of the {what} has shape "
+                    f"TensorFlow variable {pickle_name(tf_name)!r} of the {what} has shape "
                     f"{list(value.shape)}, but its static kwargs need {list(expected)}; the "
                     "pickle's settings and weights disagree"
                 )
@@ -446,19 +491,21 @@ def _check_network(tf_net: Any, what: str) -> None:
             f"the {what} is a {type(tf_net).__name__}, not a TensorFlow network; "
             "read the file with stylegan.io.safe_pickle.safe_load"
         )
-    if tf_net.version < MIN_VERSION:
+    minimum = MIN_VERSION_STYLEGAN1 if is_stylegan1(tf_net) else MIN_VERSION
+    if tf_net.version < minimum:
         raise StyleGANError(
             f"the TensorFlow {what} {tf_net.name!r} has pickle version {tf_net.version}; only "
-            f"version {MIN_VERSION} and later (StyleGAN2, StyleGAN2-ADA releases) can be imported"
+            f"version {MIN_VERSION} and later (StyleGAN2, StyleGAN2-ADA releases) and, for the "
+            f"original StyleGAN's G_style / D_basic, {MIN_VERSION_STYLEGAN1} and later can be "
+            "imported"
         )
 
 
 def is_stylegan1(tf_net: TFNetwork) -> bool:
-    """StyleGAN (v1): built by ``G_style`` / ``D_basic``, or a generator without modulation."""
-    if tf_net.build_func_name in STYLEGAN1_FUNCS:
-        return True
-    is_generator = "synthesis" in tf_net.components
-    return is_generator and not any("mod_weight" in n for n in tf_variables(tf_net))
+    """StyleGAN (v1): built by ``G_style`` / ``D_basic`` of NVlabs/stylegan's
+    ``training/networks_stylegan.py``. (Its synthesis function's name, ``G_synthesis``, tells
+    nothing: StyleGAN2-ADA's is called the same.)"""
+    return tf_net.build_func_name in STYLEGAN1_FUNCS
 
 
 def generator_from_tf(tf_net: TFNetwork) -> nn.Module:
@@ -504,6 +551,10 @@ def _discriminator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, lis
     return _build(tf_net, kwargs, "FromRGB", Discriminator, DISCRIMINATOR_RULES, what)
 
 
+STRUCTURES = ("auto", "linear", "recursive", "fixed")  # the original's graph forms
+FUSED_SCALES = ("auto", True, False)
+
+
 def _stylegan1_kwargs(tf_net: TFNetwork, rules: tuple[KwargRule, ...], what: str) -> dict:
     """Our StyleGAN (v1) constructor kwargs; options of the original we do not build refused."""
     hint = "a setting of the original StyleGAN this importer does not know"
@@ -516,7 +567,30 @@ def _stylegan1_kwargs(tf_net: TFNetwork, rules: tuple[KwargRule, ...], what: str
                 f"StyleGAN paper's networks ({name}={value!r}) can be imported (the original's "
                 "ablation configs are not)"
             )
+    for name, allowed in (("structure", STRUCTURES), ("fused_scale", FUSED_SCALES)):
+        if static.get(name, "auto") not in allowed:
+            raise StyleGANError(
+                f"the TensorFlow {what} was built with {name}={static[name]!r}; the original "
+                f"knows only {', '.join(map(repr, allowed))}"
+            )
     return kwargs
+
+
+def _fixed_structure(
+    tf_net: TFNetwork, net: nn.Module, variables: dict[str, np.ndarray], rules: tuple, what: str
+) -> None:
+    """``structure='fixed'`` networks have no RGB layers below the top resolution and ignore
+    ``lod``: give those layers zeros (never used at lod 0) and pin ``lod`` to 0, in place."""
+    if to_plain(dict(tf_net.static_kwargs)).get("structure") != "fixed":
+        return
+    top = net.img_resolution
+    for name, tensor in [*net.named_parameters(), *net.named_buffers()]:
+        tf_name, transform = _lookup(name, rules, what)
+        m = re.search(r"(?:^|/)(\d+)x\1/(ToRGB|FromRGB)/", tf_name or "")
+        if m and int(m.group(1)) < top and tf_name not in variables:
+            shape = TRANSFORMS[transform][1](tuple(tensor.shape))
+            variables[tf_name] = np.zeros(shape, np.float32)
+    variables["lod"] = np.float32(0)
 
 
 def _stylegan1_generator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
@@ -529,19 +603,22 @@ def _stylegan1_generator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Modul
             f"{kwargs['c_dim']}); its label concatenation has no equivalent here yet, so only "
             "unconditional StyleGAN (v1) generators can be imported"
         )
-    if kwargs["truncation_cutoff"] is None:  # TF: no cutoff means no truncation at all
-        kwargs["truncation_psi"] = 1.0
-    net, unused = _build(tf_net, kwargs, "ToRGB", Generator, STYLEGAN1_GENERATOR_RULES, what)
-    # The original upsampled with a transposed convolution where `fused_scale` applied (by
+    cutoff = kwargs["truncation_cutoff"]
+    if cutoff is None or cutoff <= 0:  # TF: no cutoff means no truncation at all
+        kwargs.update(truncation_psi=1.0, truncation_cutoff=None)
+    # The original upsamples with a transposed convolution where `fused_scale` applies (by
     # default from 128 px up): a true convolution, so its kernels are flipped relative to the
-    # "repeat pixels, then correlate" form ours computes at every resolution.
+    # "repeat pixels, then correlate" form ours computes at every resolution. (Its fused
+    # down-convolution is a strided correlation: no flip in the discriminator.)
     fused = to_plain(dict(tf_net.static_kwargs)).get("fused_scale", "auto")
-    with torch.no_grad():
-        for res in net.synthesis.block_resolutions[1:]:
-            if fused is True or (fused == "auto" and res >= 128):
-                weight = getattr(net.synthesis, f"b{res}").conv0.weight
-                weight.copy_(weight.flip([2, 3]))
-    return net, unused
+    log2 = kwargs["img_resolution"].bit_length() - 1
+    every = fused != "auto" and bool(fused)
+    flipped = [2**i for i in range(3, log2 + 1) if every or (fused == "auto" and i >= 7)]
+    rules = tuple(
+        (f"synthesis.b{r}.conv0.weight", f"synthesis/{r}x{r}/Conv0_up/weight", "conv_flip")
+        for r in flipped
+    )
+    return _build(tf_net, kwargs, "ToRGB", Generator, rules + STYLEGAN1_GENERATOR_RULES, what)
 
 
 def _stylegan1_discriminator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
@@ -561,12 +638,15 @@ def _build(
     renamed = _rename_lod(variables, rgb_layer, kwargs["img_resolution"])
     if cls.__module__.endswith("stylegan1"):
         net = cls.from_config(cls.config_class.from_init_kwargs(kwargs))
+        _fixed_structure(tf_net, net, variables, rules, what)
     else:
         if renamed:
             kwargs["architecture"] = "orig"
         defaults = "stylegan2-ada"
         net = cls.from_config(cls.config_class.from_init_kwargs(kwargs, defaults=defaults))
-    used = _fill(net, variables, rules, what)
+    resolution = kwargs["img_resolution"]
+    pickle_name = functools.partial(_lod_name, layer=rgb_layer, resolution=resolution)
+    used = _fill(net, variables, rules, what, pickle_name if renamed else str)
     return net.eval(), sorted(renamed.get(n, n) for n in set(variables) - used)
 
 

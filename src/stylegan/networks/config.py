@@ -544,8 +544,8 @@ def _check_sg1_common(cfg: Any) -> None:
             f"channel_base {cfg.channel_base} gives no channels at {cfg.img_resolution} px: "
             f"use channel_base >= img_resolution"
         )
-    if len(cfg.resample_filter) < 1:
-        raise StyleGANError("resample_filter needs at least one tap, e.g. (1, 2, 1)")
+    if any(not isinstance(t, (int, float)) for t in cfg.resample_filter):
+        raise StyleGANError("resample_filter must be a list of numbers, e.g. (1, 2, 1), or ()")
 
 
 @dataclasses.dataclass(frozen=True)
