@@ -1,24 +1,43 @@
-"""Adaptive discriminator augmentation (ADA, Karras et al. 2020, "Training Generative
-Adversarial Networks with Limited Data").
+"""Adaptive discriminator augmentation (ADA; Karras et al. 2020, "Training Generative Adversarial
+Networks with Limited Data").
 
-:class:`AugmentPipe` applies the paper's augmentations to every image D sees, reals and fakes
-alike, each with probability ``p`` (times its own multiplier). It is differentiable, so G learns
-through it, and it never leaks into G's outputs as long as ``p`` stays below about 0.8. The
-geometric part builds one inverse 2-D transform per image and resamples once: reflect-pad,
-upsample 2x with a symmetric wavelet low-pass (sym6), bilinear ``grid_sample``, downsample 2x,
-crop. Colour is a 4x4 matrix on RGB; then image-space filtering, noise and cutout.
+:class:`AugmentPipe` augments every image the discriminator sees, reals and fakes alike, so that
+D cannot memorise a small dataset. Each augmentation fires per image with probability ``p``
+times its own multiplier; the pipeline is differentiable, so G learns through it, and as long as
+``p`` stays below about 0.8 the augmentations do not leak into G's outputs.
 
-Semantics, draw order and constructor arguments follow NVIDIA's ``training/augment.py``
-(stylegan2-ada-pytorch), so the same seed gives the same augmentations and an official
-snapshot's ``augment_pipe`` state (``p``, ``Hz_geom``, ``Hz_fbank``) maps by name.
-:class:`AdaController` moves ``p`` towards the overfitting target ``r_t = E[sign(D(real))]``.
+The stages, in order, as in the paper (Fig. 2) and NVIDIA's ``training/augment.py``:
+
+1. geometry: one inverse homogeneous 2-D transform ``G_inv`` per image (x-flip, 90-degree
+   rotations, integer translation, isotropic scaling, rotation, anisotropic scaling, fractional
+   translation), applied by one resampling: reflect-pad, 2x upsampling with the orthogonal sym6
+   wavelet low-pass, bilinear ``grid_sample``, 2x downsampling with the same filter, crop;
+2. colour: one 4x4 homogeneous matrix ``C`` per image (brightness, contrast, luma flip, hue
+   rotation, saturation) on RGB, or its luma average on single-channel images;
+3. image-space filtering: random gains on four frequency bands;
+4. corruptions: additive Gaussian noise and cutout.
+
+Parameters are drawn from torch's global RNG in the official order, so one seed gives the same
+augmentations as NVIDIA's code, and the buffers (``p``, ``Hz_geom``, ``Hz_fbank``) carry the
+official names, so an official snapshot's ``augment_pipe`` state maps onto this module by name.
+Two shortcuts skip work that would change nothing: when no image drew a geometric transform the
+resampling is skipped (the official code resamples anyway, which is the identity to about 1e-5),
+and likewise the filter stage when every band gain is exactly one.
+
+Blits (x-flip, rotate90) go through the same resampling as every other geometric transform, as
+in the official code: sym6 is not symmetric, so a mirrored image is exact only up to the filter's
+phase, close on smooth images but not on pixel noise. Integer translations are exact.
+
+:class:`AdaController` moves ``p`` so that the overfitting heuristic ``r_t = E[sign(D(real))]``
+stays near a target, and :func:`setup_augmentation` turns NVIDIA's ``--aug/--augpipe/--target/
+--p`` options into a pipe and a controller.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -27,8 +46,9 @@ import torch.nn.functional as F
 from stylegan.errors import StyleGANError
 from stylegan.ops import upfirdn2d
 
-# Low-pass filters of two orthogonal wavelets (decomposition taps; numeric data).
-WAVELETS = {
+# Decomposition low-pass filters of two orthogonal wavelets (numeric data, as published): sym6
+# resamples the geometric transforms, sym2 builds the filter bank of image-space filtering.
+WAVELETS: dict[str, list[float]] = {
     "sym2": [
         -0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025,
     ],
@@ -40,102 +60,120 @@ WAVELETS = {
     ],
 }  # fmt: skip
 
-# The presets of NVIDIA's train.py (--augpipe).
+_BLIT = dict(xflip=1, rotate90=1, xint=1)
+_GEOM = dict(scale=1, rotate=1, aniso=1, xfrac=1)
+_COLOR = dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
+
+# The presets of NVIDIA's train.py (``--augpipe``); ``bgc`` is the paper's default.
 AUGPIPE_SPECS: dict[str, dict[str, float]] = {
-    "blit": dict(xflip=1, rotate90=1, xint=1),
-    "geom": dict(scale=1, rotate=1, aniso=1, xfrac=1),
-    "color": dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1),
+    "blit": dict(_BLIT),
+    "geom": dict(_GEOM),
+    "color": dict(_COLOR),
     "filter": dict(imgfilter=1),
     "noise": dict(noise=1),
     "cutout": dict(cutout=1),
-    "bg": dict(xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1),
-    "bgc": dict(
-        xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
-        brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1,
-    ),
-    "bgcf": dict(
-        xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
-        brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, imgfilter=1,
-    ),
-    "bgcfn": dict(
-        xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
-        brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, imgfilter=1, noise=1,
-    ),
-    "bgcfnc": dict(
-        xflip=1, rotate90=1, xint=1, scale=1, rotate=1, aniso=1, xfrac=1,
-        brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1, imgfilter=1, noise=1,
-        cutout=1,
-    ),
-}  # fmt: skip
+    "bg": {**_BLIT, **_GEOM},
+    "bgc": {**_BLIT, **_GEOM, **_COLOR},
+    "bgcf": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1},
+    "bgcfn": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1},
+    "bgcfnc": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1, "cutout": 1},
+}
+
+# The probability multipliers, in the order the pipeline applies them.
+AUGMENTATIONS = (
+    "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
+    "brightness", "contrast", "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout",
+)  # fmt: skip
 
 
-# ---- homogeneous transforms, one per image --------------------------------------------------
+# ---- homogeneous matrices, one per image ------------------------------------------------------
 
 
-def _matrix(rows: Sequence[Sequence[Any]], device: torch.device) -> torch.Tensor:
-    """Stack scalars and per-image tensors into ``[N, R, C]`` (or ``[R, C]`` if all scalars)."""
-    elems = [x for row in rows for x in row]
-    ref = next((x for x in elems if isinstance(x, torch.Tensor)), None)
-    if ref is None:
-        return torch.as_tensor(np.asarray(rows), dtype=torch.float32, device=device)
-    elems = [x if isinstance(x, torch.Tensor) else torch.full_like(ref, float(x)) for x in elems]
-    return torch.stack(elems, dim=-1).reshape(*ref.shape, len(rows), -1)
+def _constant(value: np.ndarray, device: torch.device | str | None) -> torch.Tensor:
+    """A constant in the default dtype (that of the random draws), computed in float64 first
+    so that it rounds as NVIDIA's does."""
+    return torch.as_tensor(value, dtype=torch.get_default_dtype(), device=device)
 
 
-def translate2d(tx, ty, device=None) -> torch.Tensor:
-    return _matrix([[1, 0, tx], [0, 1, ty], [0, 0, 1]], device)
+def matrix(*rows: Sequence[Any], device: torch.device | str | None = None) -> torch.Tensor:
+    """Stack rows of Python numbers and ``[N]`` tensors into ``[N, R, C]``, or ``[R, C]`` when
+    every entry is a number (in the default dtype, like the parameters the pipeline draws)."""
+    elements = [x for row in rows for x in row]
+    reference = next((x for x in elements if isinstance(x, torch.Tensor)), None)
+    if reference is None:
+        return _constant(np.asarray(rows), device)
+    elements = [
+        x if isinstance(x, torch.Tensor) else torch.full_like(reference, float(x)) for x in elements
+    ]
+    return torch.stack(elements, dim=-1).reshape(*reference.shape, len(rows), -1)
 
 
-def scale2d(sx, sy, device=None) -> torch.Tensor:
-    return _matrix([[sx, 0, 0], [0, sy, 0], [0, 0, 1]], device)
+def translate2d(tx: Any, ty: Any, device: torch.device | str | None = None) -> torch.Tensor:
+    """Homogeneous 2-D translation by ``(tx, ty)``."""
+    return matrix([1, 0, tx], [0, 1, ty], [0, 0, 1], device=device)
 
 
-def rotate2d(theta, device=None) -> torch.Tensor:
-    c, s = torch.cos(theta), torch.sin(theta)
-    return _matrix([[c, -s, 0], [s, c, 0], [0, 0, 1]], device)
+def scale2d(sx: Any, sy: Any, device: torch.device | str | None = None) -> torch.Tensor:
+    """Homogeneous 2-D scaling by ``sx`` along x and ``sy`` along y."""
+    return matrix([sx, 0, 0], [0, sy, 0], [0, 0, 1], device=device)
 
 
-def translate3d(tx, ty, tz, device=None) -> torch.Tensor:
-    return _matrix([[1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, tz], [0, 0, 0, 1]], device)
-
-
-def scale3d(sx, sy, sz, device=None) -> torch.Tensor:
-    return _matrix([[sx, 0, 0, 0], [0, sy, 0, 0], [0, 0, sz, 0], [0, 0, 0, 1]], device)
-
-
-def rotate3d(v: torch.Tensor, theta: torch.Tensor, device=None) -> torch.Tensor:
-    """Rotation by ``theta`` around the unit axis ``v`` (Rodrigues), homogeneous 4x4."""
-    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
-    s, c = torch.sin(theta), torch.cos(theta)
-    cc = 1 - c
-    return _matrix(
-        [
-            [vx * vx * cc + c, vx * vy * cc - vz * s, vx * vz * cc + vy * s, 0],
-            [vy * vx * cc + vz * s, vy * vy * cc + c, vy * vz * cc - vx * s, 0],
-            [vz * vx * cc - vy * s, vz * vy * cc + vx * s, vz * vz * cc + c, 0],
-            [0, 0, 0, 1],
-        ],
-        device,
+def rotate2d(theta: torch.Tensor) -> torch.Tensor:
+    """Homogeneous 2-D rotation ``[[cos, -sin], [sin, cos]]`` (clockwise on screen, where y
+    points down); as the inverse transform ``G_inv`` it turns the content counter-clockwise."""
+    # sin(-theta) rather than -sin(theta): vectorised sines need not be exactly odd, and this
+    # keeps the matrix bit for bit equal to NVIDIA's.
+    return matrix(
+        [torch.cos(theta), torch.sin(-theta), 0], [torch.sin(theta), torch.cos(theta), 0], [0, 0, 1]
     )
 
 
-def _filter_bank() -> np.ndarray:
-    """Four band-pass filters splitting the spectrum octave by octave (built from sym2)."""
-    lo = np.asarray(WAVELETS["sym2"])
-    hi = lo * ((-1) ** np.arange(lo.size))
-    lo2 = np.convolve(lo, lo[::-1]) / 2
-    hi2 = np.convolve(hi, hi[::-1]) / 2
-    bank = np.eye(4, 1)
-    for i in range(1, bank.shape[0]):
-        bank = np.dstack([bank, np.zeros_like(bank)]).reshape(bank.shape[0], -1)[:, :-1]
-        bank = np.stack([np.convolve(row, lo2) for row in bank])
-        start = (bank.shape[1] - hi2.size) // 2
-        bank[i, start : start + hi2.size] += hi2
+def translate3d(tx: Any, ty: Any, tz: Any) -> torch.Tensor:
+    """Homogeneous 3-D translation (a colour offset)."""
+    return matrix([1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, tz], [0, 0, 0, 1])
+
+
+def scale3d(sx: Any, sy: Any, sz: Any) -> torch.Tensor:
+    """Homogeneous 3-D scaling (a colour gain)."""
+    return matrix([sx, 0, 0, 0], [0, sy, 0, 0], [0, 0, sz, 0], [0, 0, 0, 1])
+
+
+def rotate3d(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Rotation by ``theta`` around the unit ``axis`` (Rodrigues' formula), homogeneous 4x4."""
+    vx, vy, vz = axis[..., 0], axis[..., 1], axis[..., 2]
+    sin, cos = torch.sin(theta), torch.cos(theta)
+    cc = 1 - cos
+    return matrix(
+        [vx * vx * cc + cos, vx * vy * cc - vz * sin, vx * vz * cc + vy * sin, 0],
+        [vy * vx * cc + vz * sin, vy * vy * cc + cos, vy * vz * cc - vx * sin, 0],
+        [vz * vx * cc - vy * sin, vz * vy * cc + vx * sin, vz * vz * cc + cos, 0],
+        [0, 0, 0, 1],
+    )
+
+
+def filter_bank(num_bands: int = 4) -> np.ndarray:
+    """``[num_bands, taps]`` band-pass filters, octave by octave from Nyquist down, built from
+    sym2 so that their sum is a unit impulse (all gains one = the identity)."""
+    lowpass = np.asarray(WAVELETS["sym2"])
+    highpass = lowpass * ((-1) ** np.arange(lowpass.size))  # H(-z)
+    lowpass2 = np.convolve(lowpass, lowpass[::-1]) / 2  # H(z) H(1/z) / 2: half-band, zero phase
+    highpass2 = np.convolve(highpass, highpass[::-1]) / 2
+    bank = np.eye(num_bands, 1)
+    for i in range(1, num_bands):
+        # Stretch the filters found so far by 2 (one octave down), then split the top band.
+        bank = np.dstack([bank, np.zeros_like(bank)]).reshape(num_bands, -1)[:, :-1]
+        bank = np.stack([np.convolve(row, lowpass2) for row in bank])
+        start = (bank.shape[1] - highpass2.size) // 2
+        bank[i, start : start + highpass2.size] += highpass2
     return bank
 
 
+# ---- the pipeline ----------------------------------------------------------------------------
+
+
 class AugmentPipe(torch.nn.Module):
-    """The ADA augmentations; each one's probability is its multiplier times ``self.p``."""
+    """The ADA augmentations. Every augmentation is off (multiplier 0) unless enabled; each
+    fires per image with probability ``multiplier * p``. See the module docstring."""
 
     def __init__(
         self,
@@ -151,304 +189,379 @@ class AugmentPipe(torch.nn.Module):
         noise: float = 0, cutout: float = 0, noise_std: float = 0.1, cutout_size: float = 0.5,
     ):  # fmt: skip
         super().__init__()
-        self.register_buffer("p", torch.ones([]))  # overall probability multiplier
+        # The overall probability, a buffer so that it is saved and follows .to(device).
+        self.register_buffer("p", torch.ones([]))
+
         # Pixel blitting.
-        self.xflip, self.rotate90, self.xint = float(xflip), float(rotate90), float(xint)
-        self.xint_max = float(xint_max)  # of the image size
+        self.xflip = float(xflip)
+        self.rotate90 = float(rotate90)
+        self.xint = float(xint)
+        self.xint_max = float(xint_max)  # range of integer translation, of the image size
+
         # General geometric transforms.
-        self.scale, self.rotate, self.aniso = float(scale), float(rotate), float(aniso)
+        self.scale = float(scale)
+        self.rotate = float(rotate)
+        self.aniso = float(aniso)
         self.xfrac = float(xfrac)
-        self.scale_std, self.rotate_max = float(scale_std), float(rotate_max)  # log2 std; turns
-        self.aniso_std, self.xfrac_std = float(aniso_std), float(xfrac_std)
-        # Colour.
-        self.brightness, self.contrast = float(brightness), float(contrast)
-        self.lumaflip, self.hue, self.saturation = float(lumaflip), float(hue), float(saturation)
-        self.brightness_std, self.contrast_std = float(brightness_std), float(contrast_std)
-        self.hue_max, self.saturation_std = float(hue_max), float(saturation_std)
-        # Image-space filtering and corruptions.
-        self.imgfilter, self.imgfilter_bands = float(imgfilter), list(imgfilter_bands)
-        self.imgfilter_std = float(imgfilter_std)
-        self.noise, self.cutout = float(noise), float(cutout)
-        self.noise_std, self.cutout_size = float(noise_std), float(cutout_size)
+        self.scale_std = float(scale_std)  # log2 standard deviation
+        self.rotate_max = float(rotate_max)  # range, 1 = the full circle
+        self.aniso_std = float(aniso_std)  # log2 standard deviation
+        self.xfrac_std = float(xfrac_std)  # standard deviation, of the image size
+
+        # Colour transforms.
+        self.brightness = float(brightness)
+        self.contrast = float(contrast)
+        self.lumaflip = float(lumaflip)
+        self.hue = float(hue)
+        self.saturation = float(saturation)
+        self.brightness_std = float(brightness_std)
+        self.contrast_std = float(contrast_std)  # log2 standard deviation
+        self.hue_max = float(hue_max)  # range, 1 = the full circle
+        self.saturation_std = float(saturation_std)  # log2 standard deviation
+
+        # Image-space filtering.
+        self.imgfilter = float(imgfilter)
+        self.imgfilter_bands = [float(b) for b in imgfilter_bands]  # multiplier per band
+        self.imgfilter_std = float(imgfilter_std)  # log2 standard deviation of the band gains
+
+        # Image-space corruptions.
+        self.noise = float(noise)
+        self.cutout = float(cutout)
+        self.noise_std = float(noise_std)
+        self.cutout_size = float(cutout_size)  # side of the square, of the image size
+
         self.register_buffer("Hz_geom", upfirdn2d.setup_filter(WAVELETS["sym6"]))
-        self.register_buffer("Hz_fbank", torch.as_tensor(_filter_bank(), dtype=torch.float32))
+        self.register_buffer("Hz_fbank", torch.as_tensor(filter_bank(), dtype=torch.float32))
+        if len(self.imgfilter_bands) != self.Hz_fbank.shape[0]:
+            raise StyleGANError(
+                f"imgfilter_bands needs one multiplier per band ({self.Hz_fbank.shape[0]}), got "
+                f"{list(imgfilter_bands)}"
+            )
 
     def extra_repr(self) -> str:
-        active = [
-            name
-            for name in (
-                "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac", "brightness",
-                "contrast", "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout",
-            )
-            if getattr(self, name) > 0
-        ]  # fmt: skip
-        return f"p={float(self.p):.4f}, augmentations={','.join(active) or 'none'}"
+        enabled = [name for name in AUGMENTATIONS if getattr(self, name) > 0]
+        return f"p={float(self.p):.4f}, augmentations={','.join(enabled) or 'none'}"
 
-    def forward(self, images: torch.Tensor, debug_percentile: float | None = None) -> torch.Tensor:
-        """Augment ``[N, C, H, W]`` images (C = 1 or 3). ``debug_percentile`` in [0, 1] applies
-        every enabled augmentation at that percentile of its distribution (for tests/figures)."""
+    def forward(
+        self, images: torch.Tensor, debug_percentile: float | torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Augment ``[N, C, H, W]`` images. ``debug_percentile`` in [0, 1] forces every enabled
+        augmentation to fire on every image with the parameter at that percentile of its
+        distribution (NVIDIA's knob for figures and tests)."""
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
-            raise StyleGANError("AugmentPipe expects images [N, C, H, W]")
-        batch, channels, height, width = images.shape
-        device = images.device
-        pct = None
+            shape = list(images.shape) if isinstance(images, torch.Tensor) else type(images)
+            raise StyleGANError(f"AugmentPipe expects images as [N, C, H, W], got {shape}")
         if debug_percentile is not None:
-            pct = torch.as_tensor(debug_percentile, dtype=torch.float32, device=device)
-        images = self._geometric(images, pct)
-        images = self._colour(images, pct)
+            debug_percentile = torch.as_tensor(
+                debug_percentile, dtype=torch.float32, device=images.device
+            )
+        images = self._geometric(images, debug_percentile)
+        images = self._color(images, debug_percentile)
         if self.imgfilter > 0:
-            images = self._filter(images, pct)
-        return self._corrupt(images, pct)
+            images = self._imgfilter(images, debug_percentile)
+        if self.noise > 0:
+            images = self._noise(images, debug_percentile)
+        if self.cutout > 0:
+            images = self._cutout(images, debug_percentile)
+        return images
 
-    def _chance(self, shape: Sequence[int], multiplier: float, device) -> torch.Tensor:
-        """Which images get an augmentation (drawn after its parameters, as the official code)."""
+    def _fires(
+        self, shape: Sequence[int], multiplier: float | torch.Tensor, device: torch.device
+    ) -> torch.Tensor:
+        """Which images get an augmentation. Drawn after the augmentation's parameters, for
+        every image, whatever p is: the official order, which keeps the RNG streams aligned."""
         return torch.rand(list(shape), device=device) < multiplier * self.p
 
-    # -- geometry --------------------------------------------------------------------------------
+    # -- geometry ---------------------------------------------------------------------------------
 
-    def _geometric(self, images: torch.Tensor, pct: torch.Tensor | None) -> torch.Tensor:
-        batch, channels, height, width = images.shape
+    def _geometric(
+        self, images: torch.Tensor, debug_percentile: torch.Tensor | None
+    ) -> torch.Tensor:
+        batch_size, _, height, width = images.shape
         device = images.device
-        eye = torch.eye(3, device=device)
-        g_inv = eye  # g_inv @ output pixel = input pixel
+        # The inverse transform, output pixel -> input pixel, in pixels about the image centre.
+        G_inv = torch.eye(3, device=device)
 
         if self.xflip > 0:
-            i = torch.floor(torch.rand([batch], device=device) * 2)
-            i = torch.where(self._chance([batch], self.xflip, device), i, torch.zeros_like(i))
-            if pct is not None:
-                i = torch.full_like(i, float(torch.floor(pct * 2)))
-            g_inv = g_inv @ scale2d(1 / (1 - 2 * i), torch.ones_like(i))
+            i = torch.floor(torch.rand([batch_size], device=device) * 2)
+            i = torch.where(self._fires([batch_size], self.xflip, device), i, torch.zeros_like(i))
+            if debug_percentile is not None:
+                i = torch.full_like(i, float(torch.floor(debug_percentile * 2)))
+            G_inv = G_inv @ scale2d(1 / (1 - 2 * i), torch.ones_like(i))
+
         if self.rotate90 > 0:
-            i = torch.floor(torch.rand([batch], device=device) * 4)
-            i = torch.where(self._chance([batch], self.rotate90, device), i, torch.zeros_like(i))
-            if pct is not None:
-                i = torch.full_like(i, float(torch.floor(pct * 4)))
-            g_inv = g_inv @ rotate2d(math.pi / 2 * i)
+            i = torch.floor(torch.rand([batch_size], device=device) * 4)
+            fires = self._fires([batch_size], self.rotate90, device)
+            i = torch.where(fires, i, torch.zeros_like(i))
+            if debug_percentile is not None:
+                i = torch.full_like(i, float(torch.floor(debug_percentile * 4)))
+            G_inv = G_inv @ rotate2d(math.pi / 2 * i)
+
         if self.xint > 0:
-            t = (torch.rand([batch, 2], device=device) * 2 - 1) * self.xint_max
-            t = torch.where(self._chance([batch, 1], self.xint, device), t, torch.zeros_like(t))
-            if pct is not None:
-                t = torch.full_like(t, float((pct * 2 - 1) * self.xint_max))
-            g_inv = g_inv @ translate2d(
+            t = (torch.rand([batch_size, 2], device=device) * 2 - 1) * self.xint_max
+            t = torch.where(self._fires([batch_size, 1], self.xint, device), t, torch.zeros_like(t))
+            if debug_percentile is not None:
+                t = torch.full_like(t, float((debug_percentile * 2 - 1) * self.xint_max))
+            G_inv = G_inv @ translate2d(
                 -torch.round(t[:, 0] * width), -torch.round(t[:, 1] * height)
             )
 
         if self.scale > 0:
-            s = torch.exp2(torch.randn([batch], device=device) * self.scale_std)
-            s = torch.where(self._chance([batch], self.scale, device), s, torch.ones_like(s))
-            if pct is not None:
-                s = torch.full_like(
-                    s, float(torch.exp2(torch.erfinv(pct * 2 - 1) * self.scale_std))
-                )
-            g_inv = g_inv @ scale2d(1 / s, 1 / s)
-        # Rotation before and after the anisotropic scaling, each with p_rot, so that
+            s = torch.exp2(torch.randn([batch_size], device=device) * self.scale_std)
+            s = torch.where(self._fires([batch_size], self.scale, device), s, torch.ones_like(s))
+            if debug_percentile is not None:
+                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.scale_std)
+                s = torch.full_like(s, float(value))
+            G_inv = G_inv @ scale2d(1 / s, 1 / s)
+
+        # Arbitrary rotation is split into one before and one after the anisotropic scaling
+        # (so that aniso stretches along any axis), each firing with p_rot such that
         # P(pre or post) = rotate * p.
         p_rot = 1 - torch.sqrt((1 - self.rotate * self.p).clamp(0, 1))
         if self.rotate > 0:
-            theta = (torch.rand([batch], device=device) * 2 - 1) * math.pi * self.rotate_max
-            chosen = torch.rand([batch], device=device) < p_rot
-            theta = torch.where(chosen, theta, torch.zeros_like(theta))
-            if pct is not None:
-                theta = torch.full_like(theta, float((pct * 2 - 1) * math.pi * self.rotate_max))
-            g_inv = g_inv @ rotate2d(theta)
+            theta = (torch.rand([batch_size], device=device) * 2 - 1) * math.pi * self.rotate_max
+            fires = torch.rand([batch_size], device=device) < p_rot
+            theta = torch.where(fires, theta, torch.zeros_like(theta))
+            if debug_percentile is not None:
+                value = (debug_percentile * 2 - 1) * math.pi * self.rotate_max
+                theta = torch.full_like(theta, float(value))
+            G_inv = G_inv @ rotate2d(theta)
+
         if self.aniso > 0:
-            s = torch.exp2(torch.randn([batch], device=device) * self.aniso_std)
-            s = torch.where(self._chance([batch], self.aniso, device), s, torch.ones_like(s))
-            if pct is not None:
-                s = torch.full_like(
-                    s, float(torch.exp2(torch.erfinv(pct * 2 - 1) * self.aniso_std))
-                )
-            g_inv = g_inv @ scale2d(1 / s, s)
+            s = torch.exp2(torch.randn([batch_size], device=device) * self.aniso_std)
+            s = torch.where(self._fires([batch_size], self.aniso, device), s, torch.ones_like(s))
+            if debug_percentile is not None:
+                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.aniso_std)
+                s = torch.full_like(s, float(value))
+            G_inv = G_inv @ scale2d(1 / s, 1 / (1 / s))  # 1 / (1 / s), as NVIDIA's rounds it
+
         if self.rotate > 0:
-            theta = (torch.rand([batch], device=device) * 2 - 1) * math.pi * self.rotate_max
-            chosen = torch.rand([batch], device=device) < p_rot
-            theta = torch.where(chosen, theta, torch.zeros_like(theta))
-            if pct is not None:
-                theta = torch.zeros_like(theta)
-            g_inv = g_inv @ rotate2d(theta)
+            theta = (torch.rand([batch_size], device=device) * 2 - 1) * math.pi * self.rotate_max
+            fires = torch.rand([batch_size], device=device) < p_rot
+            theta = torch.where(fires, theta, torch.zeros_like(theta))
+            if debug_percentile is not None:
+                theta = torch.zeros_like(theta)  # the debug rotation is all in the pre-rotation
+            G_inv = G_inv @ rotate2d(theta)
+
         if self.xfrac > 0:
-            t = torch.randn([batch, 2], device=device) * self.xfrac_std
-            t = torch.where(self._chance([batch, 1], self.xfrac, device), t, torch.zeros_like(t))
-            if pct is not None:
-                t = torch.full_like(t, float(torch.erfinv(pct * 2 - 1) * self.xfrac_std))
-            g_inv = g_inv @ translate2d(-t[:, 0] * width, -t[:, 1] * height)
+            t = torch.randn([batch_size, 2], device=device) * self.xfrac_std
+            t = torch.where(
+                self._fires([batch_size, 1], self.xfrac, device), t, torch.zeros_like(t)
+            )
+            if debug_percentile is not None:
+                value = torch.erfinv(debug_percentile * 2 - 1) * self.xfrac_std
+                t = torch.full_like(t, float(value))
+            G_inv = G_inv @ translate2d(-t[:, 0] * width, -t[:, 1] * height)
 
-        if g_inv is eye or torch.equal(g_inv, eye.expand_as(g_inv)):
-            return images  # no image drew a transform: skip the (near-identity) resampling
-        return self._resample(images, g_inv)
+        if G_inv.ndim == 2:
+            return images  # no geometric augmentation is enabled
+        if torch.equal(G_inv, torch.eye(3, device=device).expand_as(G_inv)):
+            return images  # no image drew a transform: the resampling would be the identity
+        return self._resample(images, G_inv)
 
-    def _resample(self, images: torch.Tensor, g_inv: torch.Tensor) -> torch.Tensor:
-        """Apply ``g_inv`` (per image, in pixels about the centre) with little aliasing."""
-        batch, channels, height, width = images.shape
+    def _resample(self, images: torch.Tensor, G_inv: torch.Tensor) -> torch.Tensor:
+        """Apply ``G_inv`` ([N, 3, 3]) with little aliasing: the bilinear lookups happen on a
+        2x-upsampled image, which the same orthogonal low-pass brings back down."""
+        batch_size, num_channels, height, width = images.shape
         device = images.device
-        # Pad (by reflection) just enough that the transformed image draws on real content.
+        filter_pad = self.Hz_geom.shape[0] // 4  # the filter's reach, in input pixels
+
+        # Reflect-pad just enough that every output pixel, and the filters' support around it,
+        # reads real (mirrored) content rather than zeros.
         cx, cy = (width - 1) / 2, (height - 1) / 2
-        corners = _matrix([[-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1]], device)
-        corners = g_inv @ corners.t()  # [N, xyz, corner]
-        pad = self.Hz_geom.shape[0] // 4
+        corners = matrix([-cx, -cy, 1], [cx, -cy, 1], [cx, cy, 1], [-cx, cy, 1], device=device)
+        corners = G_inv @ corners.t()  # [N, xyz, corner]
         margin = corners[:, :2, :].permute(1, 0, 2).flatten(1)  # [xy, N * corner]
         margin = torch.cat([-margin, margin]).max(dim=1).values  # [x0, y0, x1, y1]
-        margin = margin + torch.tensor([pad * 2 - cx, pad * 2 - cy] * 2, device=device)
-        margin = margin.max(torch.zeros(4, device=device))
-        margin = margin.min(torch.tensor([width - 1, height - 1] * 2, device=device))
-        mx0, my0, mx1, my1 = (int(v) for v in margin.ceil().to(torch.int32).tolist())
-        images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
-        g_inv = translate2d((mx0 - mx1) / 2, (my0 - my1) / 2, device=device) @ g_inv
-
-        # Upsample 2x, sample the transformed grid, downsample 2x and crop.
-        images = upfirdn2d.upsample2d(images, self.Hz_geom, up=2)
-        g_inv = scale2d(2, 2, device=device) @ g_inv @ scale2d(0.5, 0.5, device=device)
-        g_inv = (
-            translate2d(-0.5, -0.5, device=device) @ g_inv @ translate2d(0.5, 0.5, device=device)
+        margin = margin + _constant(
+            np.asarray([filter_pad * 2 - cx, filter_pad * 2 - cy] * 2), device
         )
-        shape = [batch, channels, (height + pad * 2) * 2, (width + pad * 2) * 2]
-        g_inv = (
+        margin = margin.max(_constant(np.zeros(4), device))
+        margin = margin.min(_constant(np.asarray([width - 1, height - 1] * 2), device))
+        mx0, my0, mx1, my1 = margin.ceil().to(torch.int32).tolist()
+        images = F.pad(images, [mx0, mx1, my0, my1], mode="reflect")
+        G_inv = translate2d((mx0 - mx1) / 2, (my0 - my1) / 2, device=device) @ G_inv
+
+        # Upsample 2x; express G_inv in the pixels of the upsampled image.
+        images = upfirdn2d.upsample2d(images, self.Hz_geom, up=2)
+        G_inv = scale2d(2, 2, device=device) @ G_inv @ scale2d(1 / 2, 1 / 2, device=device)
+        G_inv = (
+            translate2d(-0.5, -0.5, device=device) @ G_inv @ translate2d(0.5, 0.5, device=device)
+        )
+
+        # Sample the output (2x, plus the filter's margin) in grid_sample's [-1, 1] coordinates.
+        shape = [
+            batch_size,
+            num_channels,
+            (height + filter_pad * 2) * 2,
+            (width + filter_pad * 2) * 2,
+        ]
+        G_inv = (
             scale2d(2 / images.shape[3], 2 / images.shape[2], device=device)
-            @ g_inv
+            @ G_inv
             @ scale2d(shape[3] / 2, shape[2] / 2, device=device)
         )
-        grid = F.affine_grid(g_inv[:, :2, :].to(images.dtype), shape, align_corners=False)
+        grid = F.affine_grid(G_inv[:, :2, :].to(images.dtype), shape, align_corners=False)
         images = F.grid_sample(
             images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )
+
+        # Downsample 2x and crop the margin away.
         return upfirdn2d.downsample2d(
-            images, self.Hz_geom, down=2, padding=-pad * 2, flip_filter=True
+            images, self.Hz_geom, down=2, padding=-filter_pad * 2, flip_filter=True
         )
 
-    # -- colour ----------------------------------------------------------------------------------
+    # -- colour -----------------------------------------------------------------------------------
 
-    def _colour(self, images: torch.Tensor, pct: torch.Tensor | None) -> torch.Tensor:
-        batch, channels, height, width = images.shape
+    def _color(self, images: torch.Tensor, debug_percentile: torch.Tensor | None) -> torch.Tensor:
+        batch_size, num_channels, height, width = images.shape
         device = images.device
-        eye = torch.eye(4, device=device)
-        c = eye  # c @ colour in = colour out
+        # The homogeneous colour transform, colour in -> colour out.
+        I_4 = torch.eye(4, device=device)
+        C = I_4
 
         if self.brightness > 0:
-            b = torch.randn([batch], device=device) * self.brightness_std
-            b = torch.where(self._chance([batch], self.brightness, device), b, torch.zeros_like(b))
-            if pct is not None:
-                b = torch.full_like(b, float(torch.erfinv(pct * 2 - 1) * self.brightness_std))
-            c = translate3d(b, b, b) @ c
-        if self.contrast > 0:
-            k = torch.exp2(torch.randn([batch], device=device) * self.contrast_std)
-            k = torch.where(self._chance([batch], self.contrast, device), k, torch.ones_like(k))
-            if pct is not None:
-                value = torch.exp2(torch.erfinv(pct * 2 - 1) * self.contrast_std)
-                k = torch.full_like(k, float(value))
-            c = scale3d(k, k, k) @ c
-        luma = torch.tensor([1, 1, 1, 0], dtype=torch.float32, device=device) / math.sqrt(3)
-        if self.lumaflip > 0:
-            i = torch.floor(torch.rand([batch, 1, 1], device=device) * 2)
-            i = torch.where(
-                self._chance([batch, 1, 1], self.lumaflip, device), i, torch.zeros_like(i)
+            b = torch.randn([batch_size], device=device) * self.brightness_std
+            b = torch.where(
+                self._fires([batch_size], self.brightness, device), b, torch.zeros_like(b)
             )
-            if pct is not None:
-                i = torch.full_like(i, float(torch.floor(pct * 2)))
-            c = (eye - 2 * torch.outer(luma, luma) * i) @ c  # Householder reflection
-        if self.hue > 0 and channels > 1:
-            theta = (torch.rand([batch], device=device) * 2 - 1) * math.pi * self.hue_max
-            chosen = self._chance([batch], self.hue, device)
-            theta = torch.where(chosen, theta, torch.zeros_like(theta))
-            if pct is not None:
-                theta = torch.full_like(theta, float((pct * 2 - 1) * math.pi * self.hue_max))
-            c = rotate3d(luma, theta) @ c
-        if self.saturation > 0 and channels > 1:
-            s = torch.exp2(torch.randn([batch, 1, 1], device=device) * self.saturation_std)
-            chosen = self._chance([batch, 1, 1], self.saturation, device)
-            s = torch.where(chosen, s, torch.ones_like(s))
-            if pct is not None:
-                value = torch.exp2(torch.erfinv(pct * 2 - 1) * self.saturation_std)
+            if debug_percentile is not None:
+                value = torch.erfinv(debug_percentile * 2 - 1) * self.brightness_std
+                b = torch.full_like(b, float(value))
+            C = translate3d(b, b, b) @ C
+
+        if self.contrast > 0:
+            c = torch.exp2(torch.randn([batch_size], device=device) * self.contrast_std)
+            c = torch.where(self._fires([batch_size], self.contrast, device), c, torch.ones_like(c))
+            if debug_percentile is not None:
+                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.contrast_std)
+                c = torch.full_like(c, float(value))
+            C = scale3d(c, c, c) @ C
+
+        luma_axis = _constant(np.asarray([1, 1, 1, 0]) / np.sqrt(3), device)
+        luma_projection = torch.outer(luma_axis, luma_axis)
+
+        if self.lumaflip > 0:
+            i = torch.floor(torch.rand([batch_size, 1, 1], device=device) * 2)
+            fires = self._fires([batch_size, 1, 1], self.lumaflip, device)
+            i = torch.where(fires, i, torch.zeros_like(i))
+            if debug_percentile is not None:
+                i = torch.full_like(i, float(torch.floor(debug_percentile * 2)))
+            C = (I_4 - 2 * luma_projection * i) @ C  # Householder reflection of the luma axis
+
+        if self.hue > 0 and num_channels > 1:
+            theta = (torch.rand([batch_size], device=device) * 2 - 1) * math.pi * self.hue_max
+            fires = self._fires([batch_size], self.hue, device)
+            theta = torch.where(fires, theta, torch.zeros_like(theta))
+            if debug_percentile is not None:
+                value = (debug_percentile * 2 - 1) * math.pi * self.hue_max
+                theta = torch.full_like(theta, float(value))
+            C = rotate3d(luma_axis, theta) @ C
+
+        if self.saturation > 0 and num_channels > 1:
+            s = torch.exp2(torch.randn([batch_size, 1, 1], device=device) * self.saturation_std)
+            fires = self._fires([batch_size, 1, 1], self.saturation, device)
+            s = torch.where(fires, s, torch.ones_like(s))
+            if debug_percentile is not None:
+                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.saturation_std)
                 s = torch.full_like(s, float(value))
-            axis = torch.outer(luma, luma)
-            c = (axis + (eye - axis) * s) @ c
+            C = (luma_projection + (I_4 - luma_projection) * s) @ C  # scale the chroma only
 
-        if c is eye:
-            return images
-        flat = images.reshape(batch, channels, height * width)
-        c = c.to(images.dtype)
-        if channels == 3:
-            flat = c[:, :3, :3] @ flat + c[:, :3, 3:]
-        elif channels == 1:
-            c = c[:, :3, :].mean(dim=1, keepdim=True)
-            flat = flat * c[:, :, :3].sum(dim=2, keepdim=True) + c[:, :, 3:]
+        if C is I_4:
+            return images  # no colour augmentation is enabled
+        C = C.to(images.dtype)
+        images = images.reshape(batch_size, num_channels, height * width)
+        if num_channels == 3:
+            images = C[:, :3, :3] @ images + C[:, :3, 3:]
+        elif num_channels == 1:
+            # Grey images take the transform's average effect on the three channels.
+            C = C[:, :3, :].mean(dim=1, keepdim=True)
+            images = images * C[:, :, :3].sum(dim=2, keepdim=True) + C[:, :, 3:]
         else:
-            raise StyleGANError("colour augmentations need RGB (3 channels) or L (1 channel)")
-        return flat.reshape(batch, channels, height, width)
+            raise StyleGANError(
+                f"colour augmentations need RGB (3 channels) or grey (1 channel) images, got "
+                f"{num_channels} channels: use an --augpipe without 'c' (e.g. bg)"
+            )
+        return images.reshape(batch_size, num_channels, height, width)
 
-    # -- filtering and corruptions -----------------------------------------------------------------
+    # -- image-space filtering and corruptions ----------------------------------------------------
 
-    def _filter(self, images: torch.Tensor, pct: torch.Tensor | None) -> torch.Tensor:
-        batch, channels, height, width = images.shape
+    def _imgfilter(
+        self, images: torch.Tensor, debug_percentile: torch.Tensor | None
+    ) -> torch.Tensor:
+        batch_size, num_channels, height, width = images.shape
         device = images.device
         num_bands = self.Hz_fbank.shape[0]
-        if len(self.imgfilter_bands) != num_bands:
-            raise StyleGANError(f"imgfilter_bands needs {num_bands} entries")
-        expected_power = torch.tensor([10, 1, 1, 1], device=device, dtype=torch.float32) / 13
-        gain = torch.ones([batch, num_bands], device=device)
+        # Natural images' power per band (about 1/f), so that amplifying one band and
+        # renormalising keeps the image's expected power.
+        expected_power = _constant(np.asarray([10, 1, 1, 1]) / 13, device)
+
+        gain = torch.ones([batch_size, num_bands], device=device)
         for i, band_strength in enumerate(self.imgfilter_bands):
-            t_i = torch.exp2(torch.randn([batch], device=device) * self.imgfilter_std)
-            chosen = self._chance([batch], self.imgfilter * band_strength, device)
-            t_i = torch.where(chosen, t_i, torch.ones_like(t_i))
-            if pct is not None:
-                value = torch.exp2(torch.erfinv(pct * 2 - 1) * self.imgfilter_std)
+            t_i = torch.exp2(torch.randn([batch_size], device=device) * self.imgfilter_std)
+            fires = self._fires([batch_size], self.imgfilter * band_strength, device)
+            t_i = torch.where(fires, t_i, torch.ones_like(t_i))
+            if debug_percentile is not None:
+                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.imgfilter_std)
                 t_i = (
                     torch.full_like(t_i, float(value))
                     if band_strength > 0
                     else torch.ones_like(t_i)
                 )
-            t = torch.ones([batch, num_bands], device=device)
+            t = torch.ones([batch_size, num_bands], device=device)
             t[:, i] = t_i
-            t = t / (expected_power * t.square()).sum(dim=-1, keepdim=True).sqrt()  # keep power
+            t = t / (expected_power * t.square()).sum(dim=-1, keepdim=True).sqrt()
             gain = gain * t
+
         if torch.equal(gain, torch.ones_like(gain)):
-            return images  # no image drew a band gain: the bank sums to the identity filter
-        if min(height, width) <= self.Hz_fbank.shape[1] // 2:
+            return images  # every gain is one: the bank sums to a unit impulse
+        filter_pad = self.Hz_fbank.shape[1] // 2
+        if min(height, width) <= filter_pad:
             raise StyleGANError(
-                f"image-space filtering needs images larger than {self.Hz_fbank.shape[1] // 2} "
-                f"px, got {height}x{width}: use an --augpipe without 'f' (e.g. bgc)"
+                f"image-space filtering needs images larger than {filter_pad} px, got "
+                f"{height}x{width}: use an --augpipe without 'f' (e.g. bgc)"
             )
-        taps = (
-            (gain.to(self.Hz_fbank.dtype) @ self.Hz_fbank)
-            .to(images.dtype)
-            .unsqueeze(1)
-            .repeat([1, channels, 1])
-        )
-        taps = taps.reshape(batch * channels, 1, -1)
-        p = self.Hz_fbank.shape[1] // 2
-        x = images.reshape(1, batch * channels, height, width)
-        x = F.pad(x, [p, p, p, p], mode="reflect")
-        x = F.conv2d(x, taps.unsqueeze(2), groups=batch * channels)
-        x = F.conv2d(x, taps.unsqueeze(3), groups=batch * channels)
-        return x.reshape(batch, channels, height, width)
+        taps = (gain.to(self.Hz_fbank.dtype) @ self.Hz_fbank).to(images.dtype)  # [N, tap]
+        taps = taps.unsqueeze(1).repeat([1, num_channels, 1])
+        taps = taps.reshape(batch_size * num_channels, 1, -1)  # one filter per image and channel
+        images = images.reshape(1, batch_size * num_channels, height, width)
+        images = F.pad(images, [filter_pad] * 4, mode="reflect")
+        images = F.conv2d(images, taps.unsqueeze(2), groups=batch_size * num_channels)
+        images = F.conv2d(images, taps.unsqueeze(3), groups=batch_size * num_channels)
+        return images.reshape(batch_size, num_channels, height, width)
 
-    def _corrupt(self, images: torch.Tensor, pct: torch.Tensor | None) -> torch.Tensor:
-        batch, channels, height, width = images.shape
+    def _noise(self, images: torch.Tensor, debug_percentile: torch.Tensor | None) -> torch.Tensor:
+        batch_size, num_channels, height, width = images.shape
         device = images.device
-        if self.noise > 0:
-            sigma = torch.randn([batch, 1, 1, 1], device=device).abs() * self.noise_std
-            chosen = self._chance([batch, 1, 1, 1], self.noise, device)
-            sigma = torch.where(chosen, sigma, torch.zeros_like(sigma))
-            if pct is not None:
-                sigma = torch.full_like(sigma, float(torch.erfinv(pct) * self.noise_std))
-            images = images + torch.randn([batch, channels, height, width], device=device) * sigma
-        if self.cutout > 0:
-            size = torch.full([batch, 2, 1, 1, 1], self.cutout_size, device=device)
-            chosen = self._chance([batch, 1, 1, 1, 1], self.cutout, device)
-            size = torch.where(chosen, size, torch.zeros_like(size))
-            centre = torch.rand([batch, 2, 1, 1, 1], device=device)
-            if pct is not None:
-                size = torch.full_like(size, self.cutout_size)
-                centre = torch.full_like(centre, float(pct))
-            xs = torch.arange(width, device=device).reshape(1, 1, 1, -1)
-            ys = torch.arange(height, device=device).reshape(1, 1, -1, 1)
-            keep_x = ((xs + 0.5) / width - centre[:, 0]).abs() >= size[:, 0] / 2
-            keep_y = ((ys + 0.5) / height - centre[:, 1]).abs() >= size[:, 1] / 2
-            images = images * torch.logical_or(keep_x, keep_y).to(images.dtype)
-        return images
+        sigma = torch.randn([batch_size, 1, 1, 1], device=device).abs() * self.noise_std
+        fires = self._fires([batch_size, 1, 1, 1], self.noise, device)
+        sigma = torch.where(fires, sigma, torch.zeros_like(sigma))
+        if debug_percentile is not None:
+            # The half-normal's percentile, in the official code's erfinv scale.
+            sigma = torch.full_like(sigma, float(torch.erfinv(debug_percentile) * self.noise_std))
+        noise = torch.randn([batch_size, num_channels, height, width], device=device) * sigma
+        return images + noise.to(images.dtype)
+
+    def _cutout(self, images: torch.Tensor, debug_percentile: torch.Tensor | None) -> torch.Tensor:
+        batch_size, _, height, width = images.shape
+        device = images.device
+        size = torch.full([batch_size, 2, 1, 1, 1], self.cutout_size, device=device)
+        fires = self._fires([batch_size, 1, 1, 1, 1], self.cutout, device)
+        size = torch.where(fires, size, torch.zeros_like(size))
+        center = torch.rand([batch_size, 2, 1, 1, 1], device=device)
+        if debug_percentile is not None:
+            size = torch.full_like(size, self.cutout_size)
+            center = torch.full_like(center, float(debug_percentile))
+        coord_x = torch.arange(width, device=device).reshape(1, 1, 1, -1)
+        coord_y = torch.arange(height, device=device).reshape(1, 1, -1, 1)
+        outside_x = ((coord_x + 0.5) / width - center[:, 0]).abs() >= size[:, 0] / 2
+        outside_y = ((coord_y + 0.5) / height - center[:, 1]).abs() >= size[:, 1] / 2
+        return images * torch.logical_or(outside_x, outside_y).to(images.dtype)
 
 
-def make_augment_pipe(name: str, **overrides: float) -> AugmentPipe:
-    """The pipeline of preset ``name`` (``bgc`` is the paper's default)."""
+def make_augment_pipe(name: str, **overrides: Any) -> AugmentPipe:
+    """The pipeline of preset ``name`` (see :data:`AUGPIPE_SPECS`), at ``p = 1`` like the
+    official class; ``overrides`` change its constructor arguments (e.g. ``rotate_max``)."""
     if name not in AUGPIPE_SPECS:
         raise StyleGANError(
             f"unknown augmentation pipeline {name!r}: choose one of {', '.join(AUGPIPE_SPECS)}"
@@ -456,57 +569,105 @@ def make_augment_pipe(name: str, **overrides: float) -> AugmentPipe:
     return AugmentPipe(**{**AUGPIPE_SPECS[name], **overrides})
 
 
-# ---- the adaptive controller ------------------------------------------------------------------
+# ---- the adaptive controller -----------------------------------------------------------------
 
 AUG_MODES = ("noaug", "ada", "fixed")
 
 
+class AdaAdjustment(NamedTuple):
+    """What one ADA adjustment measured and did."""
+
+    p: float  # the augmentation probability after the adjustment
+    rt: float  # the overfitting heuristic r_t = E[sign(D(real))] over the interval
+
+
 class AdaController:
-    """Adjusts ``p`` so that the share of reals D calls real, ``r_t = E[sign(D(real))]``,
-    stays near ``target``: every ``interval`` steps ``p`` moves by ``batch * interval /
-    (speed_kimg * 1000)`` up (D overfits) or down, never below 0 (NVIDIA's ADA rule)."""
+    """Adjusts the pipe's ``p`` so that ``r_t = E[sign(D(real))]`` (how sure D is that reals
+    are real, +1 when it has memorised them) stays near ``target``.
+
+    Call :meth:`accumulate` with D's logits on the (augmented) reals of every step and
+    :meth:`update` every ``interval`` steps: ``p`` moves by ``sign(r_t - target) * batch_size *
+    interval / (speed_kimg * 1000)`` (so it can go from 0 to 1 in ``speed_kimg`` thousand
+    images) and is clamped at 0 from below only, as in NVIDIA's training loop.
+    """
 
     def __init__(self, target: float = 0.6, interval: int = 4, speed_kimg: float = 500):
         if not 0 < target < 1:
-            raise StyleGANError(f"--target must lie in (0, 1), got {target}")
-        if interval < 1 or speed_kimg <= 0:
-            raise StyleGANError("the ADA interval must be >= 1 and its speed (kimg) positive")
+            raise StyleGANError(f"the ADA --target must lie in (0, 1), got {target}")
+        if int(interval) != interval or interval < 1:
+            raise StyleGANError(
+                f"the ADA interval must be a whole number of steps >= 1, got {interval}"
+            )
+        if not speed_kimg > 0:
+            raise StyleGANError(
+                f"the ADA speed (kimg per unit of p) must be positive, got {speed_kimg}"
+            )
         self.target = float(target)
         self.interval = int(interval)
         self.speed_kimg = float(speed_kimg)
-        self.sign_sum = 0.0
-        self.count = 0
+        # The sum stays a device tensor between adjustments, so accumulating costs no sync.
+        self._sign_sum: torch.Tensor | float = 0.0
+        self.count = 0  # how many logits the sum holds
         self.last_rt: float | None = None
+        self.p: float | None = None  # the p this controller last set (or started from)
+
+    @property
+    def sign_sum(self) -> float:
+        """The sum of ``sign(D(real))`` since the last adjustment."""
+        return float(self._sign_sum)
+
+    @sign_sum.setter
+    def sign_sum(self, value: float) -> None:
+        # Settable so that a distributed loop can replace it by the sum over ranks.
+        self._sign_sum = float(value)
 
     def accumulate(self, real_logits: torch.Tensor) -> None:
-        """Add the signs of D's logits on (augmented) reals of one step."""
+        """Add D's logits on one step's (augmented) reals."""
         signs = real_logits.detach().sign()
-        self.sign_sum += float(signs.sum())
+        self._sign_sum = self._sign_sum + signs.sum(dtype=torch.float32)
         self.count += signs.numel()
 
-    def update(self, pipe: AugmentPipe, batch_size: int) -> float | None:
-        """After ``interval`` steps' worth of logits: move ``pipe.p``; returns the r_t used."""
+    def update(self, pipe: AugmentPipe, batch_size: int) -> AdaAdjustment | None:
+        """Move ``pipe.p`` by one step towards the target; ``batch_size`` is the global batch
+        of one training step. Returns ``None``, leaving p alone, when no logits were
+        accumulated (the official loop would make p NaN)."""
         if self.count == 0:
             return None
         rt = self.sign_sum / self.count
-        step = np.sign(rt - self.target) * (batch_size * self.interval) / (self.speed_kimg * 1000)
+        adjust = np.sign(rt - self.target) * (batch_size * self.interval) / (self.speed_kimg * 1000)
         with torch.no_grad():
-            pipe.p.copy_((pipe.p + float(step)).clamp(min=0))
-        self.sign_sum, self.count, self.last_rt = 0.0, 0, rt
-        return rt
+            pipe.p.copy_((pipe.p + float(adjust)).clamp(min=0))
+        self._sign_sum, self.count = 0.0, 0
+        self.last_rt, self.p = rt, float(pipe.p)
+        return AdaAdjustment(self.p, rt)
 
     def state_dict(self) -> dict[str, Any]:
+        """What a resume needs: the accumulators, the last r_t and p (plus the settings, for
+        the record)."""
         return {
             "target": self.target,
             "interval": self.interval,
             "speed_kimg": self.speed_kimg,
             "sign_sum": self.sign_sum,
             "count": self.count,
+            "last_rt": self.last_rt,
+            "p": self.p,
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], pipe: AugmentPipe | None = None) -> None:
+        """Restore the accumulators, r_t and p (into ``pipe`` too, when given). The settings
+        (target, interval, speed) stay as constructed: they come from the run's options, which
+        may change on resume (NVIDIA's train.py speeds ADA up when fine-tuning)."""
         self.sign_sum = float(state.get("sign_sum", 0.0))
         self.count = int(state.get("count", 0))
+        last_rt = state.get("last_rt")
+        self.last_rt = None if last_rt is None else float(last_rt)
+        p = state.get("p")
+        if p is not None:
+            self.p = float(p)
+            if pipe is not None:
+                with torch.no_grad():
+                    pipe.p.fill_(self.p)
 
 
 def setup_augmentation(
@@ -515,25 +676,35 @@ def setup_augmentation(
     target: float | None = None,
     p: float | None = None,
     speed_kimg: float = 500,
+    interval: int = 4,
 ) -> tuple[AugmentPipe | None, AdaController | None]:
-    """``(pipe, controller)`` for NVIDIA's ``--aug/--augpipe/--target/--p`` options: ``noaug``
-    gives neither, ``fixed`` a pipe at ``--p`` (required), ``ada`` a pipe starting at ``p``
-    (default 0) with a controller aiming at ``--target`` (default 0.6)."""
+    """``(pipe, controller)`` for NVIDIA's ``--aug/--augpipe/--target/--p`` options.
+
+    ``noaug`` gives neither; ``fixed`` a pipe at ``p`` (required; none at all when ``p`` is 0,
+    as in the official loop); ``ada`` a pipe starting at ``p`` (default 0) and a controller
+    aiming at ``target`` (default 0.6). Unlike NVIDIA's train.py, which accepts ``--p`` with
+    ``fixed`` only, ``ada`` takes it as the starting probability (to continue from a known p).
+    """
     if aug not in AUG_MODES:
         raise StyleGANError(f"--aug must be one of {', '.join(AUG_MODES)}, got {aug!r}")
     if p is not None and not 0 <= p <= 1:
         raise StyleGANError(f"--p must lie in [0, 1], got {p}")
+    if target is not None and aug != "ada":
+        raise StyleGANError(f"--target applies to --aug=ada only, not --aug={aug}: drop it")
     if aug == "noaug":
-        if p is not None or target is not None:
-            raise StyleGANError("--p and --target need augmentation: drop them or use --aug")
+        if p is not None:
+            raise StyleGANError("--p needs augmentation: drop it or use --aug=fixed")
         return None, None
-    pipe = make_augment_pipe(augpipe)
     if aug == "fixed":
         if p is None:
             raise StyleGANError("--aug=fixed needs --p (the fixed augmentation probability)")
-        if target is not None:
-            raise StyleGANError("--target applies to --aug=ada only")
+        pipe = make_augment_pipe(augpipe)
+        if p == 0:
+            return None, None  # nothing would ever fire
         pipe.p.fill_(p)
         return pipe, None
+    pipe = make_augment_pipe(augpipe)
+    controller = AdaController(0.6 if target is None else target, interval, speed_kimg)
     pipe.p.fill_(0.0 if p is None else p)
-    return pipe, AdaController(0.6 if target is None else target, speed_kimg=speed_kimg)
+    controller.p = float(pipe.p)
+    return pipe, controller
