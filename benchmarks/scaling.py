@@ -68,21 +68,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("scaling.json"))
     args = parser.parse_args()
     cores = os.cpu_count() or 1
-    results: dict[str, list[float]] = {"1": [], str(args.processes): []}
+    n = args.processes
+    results: dict[str, list[float]] = {"1": [], str(n): []}
+    load: list[float] = []  # 1-minute load average before each run: other work on the machine
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
-            results["1"].append(run_once(1, args.kimg, cores, args.device, Path(tmp)))
-            n = args.processes
-            threads = max(cores // n, 1)
-            results[str(n)].append(run_once(n, args.kimg, threads, args.device, Path(tmp)))
+            for processes in (1, n):
+                load.append(round(os.getloadavg()[0], 2))
+                threads = max(cores // processes, 1)
+                speed = run_once(processes, args.kimg, threads, args.device, Path(tmp))
+                results[str(processes)].append(round(speed, 2))
+                print(f"{processes} process(es): {speed:.1f} img/s", flush=True)
     medians = {k: statistics.median(v) for k, v in results.items()}
     report = {
         "cores": cores,
         "device": args.device,
         "kimg_per_run": args.kimg,
+        "threads_per_process": {"1": cores, str(n): max(cores // n, 1)},
+        "load_average_before_runs": load,
         "images_per_second": results,
         "median_images_per_second": medians,
-        "speedup": medians[str(args.processes)] / medians["1"],
+        "speedup": round(medians[str(n)] / medians["1"], 3),
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -6,6 +6,7 @@ User mistakes (:class:`StyleGANError`) print as one line and exit 1.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -402,7 +403,8 @@ def train_command(ctx, outdir, resume, progress, dry_run, **flags):
         click.echo(_json.dumps(config.to_dict(), indent=2))
         return
     run_dir = train(config, outdir=outdir, resume=resume, progress=progress)
-    click.echo(f"run folder: {run_dir}")
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks for the run
+        click.echo(f"run folder: {run_dir}")
 
 
 # ---- section: tools (generate, mix, noise, video) -----------------------------------------------

@@ -334,6 +334,36 @@ def _check_resolution(resolution: Any) -> None:
         raise StyleGANError(f"resolution must be a power of two >= 4, got {resolution!r}")
 
 
+def micro_batch_size(config: TrainingConfig, world_size: int, batch: int) -> int:
+    """Images per forward pass and process for a global ``batch``: ``batch_gpu``, capped at
+    the process's share ``batch / world_size`` (the default)."""
+    share = max(batch // world_size, 1)
+    return min(config.batch_gpu or share, share)
+
+
+def check_batch_split(config: TrainingConfig, world_size: int = 1) -> None:
+    """Every global batch of the run (each resolution's too, when growing) must split into
+    ``world_size`` processes x whole micro-batches, each holding whole minibatch-std groups."""
+    c = config
+    batches = {c.batch_size, *(c.batch_per_resolution or {}).values()}
+    for batch in sorted(int(b) for b in batches):
+        micro = micro_batch_size(c, world_size, batch)
+        if batch % (world_size * micro) != 0:
+            processes = f"{world_size} process(es) x " if world_size > 1 else ""
+            raise StyleGANError(
+                f"batch {batch} does not split into {processes}micro-batches of {micro} "
+                f"(--batch-gpu): choose --batch as a multiple of {world_size * micro} or a "
+                f"--batch-gpu that divides {batch // world_size}"
+            )
+        if micro < c.mbstd_group_size or micro % c.mbstd_group_size != 0:
+            raise StyleGANError(
+                f"micro-batches of {micro} images (--batch-gpu, at most batch {batch} / "
+                f"{world_size} process(es)) cannot hold whole minibatch-std groups of "
+                f"{c.mbstd_group_size}: choose --batch-gpu as a multiple of "
+                f"{c.mbstd_group_size} or lower --mbstd-group"
+            )
+
+
 def validate(config: TrainingConfig) -> None:
     """Raise :class:`StyleGANError` for settings that cannot train."""
     c = config
@@ -386,7 +416,9 @@ def validate(config: TrainingConfig) -> None:
         raise StyleGANError(
             f"unknown generator {c.generator!r}: choose one of {', '.join(GENERATORS)}"
         )
-    if c.batch_gpu is not None and (not isinstance(c.batch_gpu, int) or c.batch_gpu < 1):
+    if c.batch_gpu is not None and (
+        not isinstance(c.batch_gpu, int) or isinstance(c.batch_gpu, bool) or c.batch_gpu < 1
+    ):
         raise StyleGANError(f"batch_gpu must be a positive integer or None, got {c.batch_gpu!r}")
     if not isinstance(c.freezed, int) or c.freezed < 0:
         raise StyleGANError(f"freezed must be a whole number >= 0, got {c.freezed!r}")
@@ -445,6 +477,7 @@ def validate(config: TrainingConfig) -> None:
                     f"batch {value} at {res} px is not divisible by the minibatch-std group size "
                     f"{c.mbstd_group_size}"
                 )
+    check_batch_split(c, world_size=1)
     if c.blur_init_sigma < 0 or c.blur_fade_kimg < 0:
         raise StyleGANError("blur_init_sigma and blur_fade_kimg must be >= 0")
     for arch, name in ((c.g_architecture, "g_architecture"), (c.d_architecture, "d_architecture")):

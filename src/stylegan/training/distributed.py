@@ -4,14 +4,17 @@
 ``LOCAL_RANK``; :func:`init` reads them and joins the process group (NCCL on CUDA, gloo on CPU).
 Without them everything here is a no-op and training runs in one process as before.
 
-The loop keeps every rank identical: the same latents (drawn from one seeded stream on every
-rank, then sliced), gradients summed over ranks before each optimiser step, running averages
-(``w_avg``, path length mean) updated from all ranks' contributions, ADA's statistics summed,
-and stop decisions (Ctrl-C, time limit) agreed on. Only rank 0 writes files.
+The loop keeps every rank identical: the same latents (drawn for the whole batch from a
+generator seeded by the step, then sliced), gradients summed over ranks before each optimiser
+step (one flat all-reduce per phase), running averages (``w_avg``, path length mean) moved by
+the whole batch, per-sample statistics and ADA's signs gathered from every rank, and stop
+decisions (Ctrl-C, SIGTERM, time limit) agreed on. :func:`check_consistency` verifies it at
+every snapshot. Only rank 0 writes files.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -60,13 +63,28 @@ def init(context: Context, device: torch.device) -> torch.device:
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         try:
-            dist.init_process_group(backend=backend)
+            # Rank 0 computes the metrics alone while the others wait at a barrier: allow
+            # that to take a while (NCCL's default is 10 minutes).
+            dist.init_process_group(backend=backend, timeout=group_timeout())
         except Exception as e:  # rendezvous problems are the user's to fix, say so in one line
             raise StyleGANError(
                 f"could not join the torch.distributed group ({backend}): {e}; launch with "
                 "torchrun (see docs/distributed.md)"
             ) from None
     return device
+
+
+def group_timeout() -> datetime.timedelta:
+    """How long a collective may wait for the other ranks: ``STYLEGAN_DIST_TIMEOUT_MIN``
+    minutes, 120 by default (metrics on rank 0 hold the others at a barrier)."""
+    value = os.environ.get("STYLEGAN_DIST_TIMEOUT_MIN", "120")
+    try:
+        minutes = float(value)
+    except ValueError:
+        minutes = -1.0
+    if not minutes > 0:
+        raise StyleGANError(f"STYLEGAN_DIST_TIMEOUT_MIN must be a positive number, got {value!r}")
+    return datetime.timedelta(minutes=minutes)
 
 
 def shutdown(context: Context) -> None:
@@ -92,15 +110,80 @@ def all_reduce_sum_(tensors: list[torch.Tensor], context: Context) -> None:
         offset += t.numel()
 
 
-def sum_gradients_(module: torch.nn.Module, context: Context) -> None:
-    """Sum the gradients of ``module`` over ranks (missing ones count as zero)."""
+def sum_gradients_(
+    module: torch.nn.Module, context: Context, extra: list[torch.Tensor] | None = None
+) -> None:
+    """Sum the gradients of ``module`` and the ``extra`` tensors over ranks, in one all-reduce.
+
+    A gradient missing on one rank counts as zero; one missing on every rank stays ``None``
+    (so the optimiser skips that parameter, as in one process)."""
     if not context.active:
         return
-    params = [p for p in module.parameters() if p.requires_grad or p.grad is not None]
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    all_reduce_sum_([p.grad for p in params], context)
+    params = list(module.parameters())
+    present = torch.tensor(
+        [float(p.grad is not None) for p in params], device=params[0].device if params else None
+    )
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+    all_reduce_sum_(grads + list(extra or []) + [present], context)
+    for p, g, n in zip(params, grads, present.tolist()):
+        p.grad = g if n > 0 else None
+
+
+def gather_cat(tensors: list[torch.Tensor], context: Context) -> list[torch.Tensor]:
+    """Each tensor flattened and concatenated over ranks (rank 0's values first), as one
+    flat float32 bucket. Every rank must pass tensors of the same sizes."""
+    if not context.active or not tensors:
+        return tensors
+    flat = torch.cat([t.detach().reshape(-1).to(torch.float32) for t in tensors])
+    parts = [torch.empty_like(flat) for _ in range(context.world_size)]
+    dist.all_gather(parts, flat)
+    sizes = [t.numel() for t in tensors]
+    pieces = [part.split(sizes) for part in parts]
+    return [torch.cat([p[i] for p in pieces]) for i in range(len(tensors))]
+
+
+def check_consistency(values: dict[str, torch.nn.Module | torch.Tensor], context: Context) -> None:
+    """Raise if any parameter, buffer or tensor differs from rank 0's (as NVIDIA's
+    ``check_ddp_consistency``): the ranks must hold bit-identical networks."""
+    if not context.active:
+        return
+    for name, value in values.items():
+        if isinstance(value, torch.Tensor):
+            named = [("", value)]
+        else:
+            named = list(value.named_parameters()) + list(value.named_buffers())
+        if not named:
+            continue
+        bad: list[str] = []
+        # One broadcast per kind of tensor: float32 holds fp16/bf16/fp32 exactly, int64 ints.
+        for kind in (torch.float64, torch.float32, torch.int64):
+            group = [(n, t) for n, t in named if _comparison_dtype(t) == kind]
+            if not group:
+                continue
+            mine = torch.nan_to_num(torch.cat([t.detach().reshape(-1).to(kind) for _, t in group]))
+            ours = mine.clone()
+            dist.broadcast(ours, src=0)
+            if not torch.equal(mine, ours):
+                sizes = [t.numel() for _, t in group]
+                for (tensor_name, _), a, b in zip(group, mine.split(sizes), ours.split(sizes)):
+                    if not torch.equal(a, b):
+                        bad.append(f"{name}.{tensor_name}" if tensor_name else name)
+        differs = torch.tensor([float(len(bad))], device=named[0][1].device)
+        dist.all_reduce(differs, op=dist.ReduceOp.MAX)
+        if differs.item():
+            where = (
+                f" (on rank {context.rank}: {bad[0]}, {len(bad)} tensor(s) in all)" if bad else ""
+            )
+            raise StyleGANError(
+                f"the ranks' copies of {name} differ from rank 0's{where}; a bug in the "
+                "distributed training loop, please report it"
+            )
+
+
+def _comparison_dtype(t: torch.Tensor) -> torch.dtype:
+    if t.dtype == torch.float64:
+        return torch.float64
+    return torch.float32 if t.is_floating_point() else torch.int64
 
 
 def broadcast_module_(module: torch.nn.Module, context: Context) -> None:

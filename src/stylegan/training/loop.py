@@ -11,6 +11,10 @@ optimiser step on one network::
 then G_ema follows G. Every ``kimg_per_tick`` thousand images a tick line goes to ``log.txt``,
 and every few ticks a sample grid and a resumable snapshot are written. Ctrl-C or SIGTERM
 finishes the step, writes a snapshot and returns.
+
+Under ``torchrun`` every rank runs this loop on its share of the global batch, gradients are
+summed over ranks, and rank 0 alone writes files (see ``distributed.py`` and
+``docs/distributed.md``).
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from stylegan.latents import z_from_seeds
 from stylegan.networks.layers import set_mixed_precision
 from stylegan.training import distributed, loss
 from stylegan.training.config import TrainingConfig, load_training_options, validate
+from stylegan.training.config import check_batch_split as config_check_batch_split
+from stylegan.training.config import micro_batch_size as config_micro_batch_size
 from stylegan.training.ema import ema_beta, update_ema
 from stylegan.training.progressive import (
     Schedule,
@@ -117,6 +123,33 @@ def micro_batch_rng(seed: int, step: int, phase: str, index: int, device: torch.
         yield
 
 
+class PairwiseSum:
+    """Sums lists of tensors (one list per micro-batch, ``None`` = zero) as a balanced binary
+    tree in micro-batch order: 4 micro-batches give ``(g0 + g1) + (g2 + g3)``, which is also
+    what 2 ranks of 2 rounds each compute (all-reduce of ``g0 + g1`` and ``g2 + g3``), so the
+    split between ranks and rounds does not even change the rounding."""
+
+    def __init__(self):
+        self._stack: list[tuple[int, list[torch.Tensor | None]]] = []
+
+    @staticmethod
+    def _add(left: list, right: list) -> list:
+        return [r if l is None else l if r is None else l.add_(r) for l, r in zip(left, right)]
+
+    def add(self, tensors: list[torch.Tensor | None]) -> None:
+        size = 1
+        while self._stack and self._stack[-1][0] == size:
+            _, left = self._stack.pop()
+            tensors, size = self._add(left, tensors), size * 2
+        self._stack.append((size, tensors))
+
+    def result(self) -> list[torch.Tensor | None]:
+        total = self._stack[0][1]
+        for _, tensors in self._stack[1:]:
+            total = self._add(total, tensors)
+        return total
+
+
 def _float_buffers(module: torch.nn.Module) -> list[torch.Tensor]:
     return [b for b in module.buffers() if b.is_floating_point()]
 
@@ -127,6 +160,34 @@ def _merge_reports(reports: list[dict[str, torch.Tensor]]) -> dict[str, torch.Te
         return reports[0]
     keys = [k for k in reports[0] if all(k in r for r in reports)]
     return {k: torch.cat([r[k].detach().reshape(-1) for r in reports]) for k in keys}
+
+
+def _gather_reports(
+    reports: dict[str, dict[str, torch.Tensor]], context: distributed.Context
+) -> dict[str, dict[str, torch.Tensor]]:
+    """The reports of all ranks' micro-batches, in micro-batch order (one all-gather)."""
+    if not context.active:
+        return reports
+    keys = [(phase, name) for phase, report in reports.items() for name in report]
+    values = distributed.gather_cat([reports[p][n] for p, n in keys], context)
+    out: dict[str, dict[str, torch.Tensor]] = {phase: {} for phase in reports}
+    for (phase, name), value in zip(keys, values, strict=True):
+        out[phase][name] = value
+    return out
+
+
+def step_latents(
+    dataset, seed: int, step: int, batch_size: int, z_dim: int, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The latents and labels of every phase of step ``step`` for the whole global batch,
+    ``[4, batch, z_dim]`` and ``[4, batch, c_dim]``: drawn from generators seeded by (seed,
+    step), so they are the same on every rank, on any device, and after a resume."""
+    state = np.random.SeedSequence([seed, step]).generate_state(2)
+    gen = torch.Generator().manual_seed(int(state[0]))
+    z = torch.randn([len(PHASES), batch_size, z_dim], generator=gen).to(device)
+    rng = np.random.default_rng(int(state[1]))
+    c = sample_labels(dataset, len(PHASES) * batch_size, device, rng)
+    return z, c.reshape(len(PHASES), batch_size, -1)
 
 
 def training_step(
@@ -143,8 +204,11 @@ def training_step(
 
     ``real_img`` is this rank's ``[n, C, H, W]`` in [-1, 1] (the whole batch in one process);
     ``gen_z`` and ``gen_c`` hold this rank's latents and labels per phase (``[4, n, ...]``).
-    Each phase runs ``n / batch_gpu`` micro-batches with their gradients accumulated, sums
-    them over ranks, then takes one optimiser step: the update is that of the global batch.
+    Each phase runs ``n / batch_gpu`` micro-batches (micro-batch ``k = rank * rounds + j``
+    draws its random numbers from ``micro_batch_rng(seed, step, phase, k)``), sums their
+    weighted gradients pairwise (:class:`PairwiseSum`) and over ranks (one all-reduce), then
+    takes one optimiser step: the update is that of the global batch, the same whichever way
+    the micro-batches are spread over ranks and rounds.
     """
     G, D = state.G, state.D
     mixing_prob = config.style_mixing_prob
@@ -163,12 +227,13 @@ def training_step(
     def run_phase(name, module, optimizer, compute, gain=1, tracks_emas=False):
         optimizer.zero_grad(set_to_none=True)
         module.requires_grad_(True)
-        # Running averages (w_avg, ...) move by the global batch's statistics: every
-        # micro-batch starts from the same values and their weighted changes are summed.
+        params = list(module.parameters())
+        # Running averages (w_avg, StyleGAN3's magnitude_ema) move by the global batch's
+        # statistics: every micro-batch starts from the same values and their weighted changes
+        # are summed. (D has none; check_consistency would notice one at the next snapshot.)
         tracked = _float_buffers(G) if tracks_emas else []
         before = [b.detach().clone() for b in tracked]
-        changes = [torch.zeros_like(b) for b in tracked]
-        losses, reports, pl_means = [], [], []
+        total, reports = PairwiseSum(), []
         for j in range(rounds):
             part = slice(j * micro, (j + 1) * micro)
             with micro_batch_rng(config.random_seed, step, name, context.rank * rounds + j, device):
@@ -176,25 +241,28 @@ def training_step(
                     b.copy_(b0)
                 phase = compute(part)
                 (phase.loss * (gain * weight)).backward()
-            for change, b, b0 in zip(changes, tracked, before):
-                change.add_((b.detach() - b0) * weight)
-            losses.append(phase.loss.detach() * weight)
-            reports.append(phase.report)
+            grads = [p.grad for p in params]
+            for p in params:
+                p.grad = None
+            changes = [(b.detach() - b0) * weight for b, b0 in zip(tracked, before)]
             if phase.pl_mean is not None:
-                pl_means.append((phase.pl_mean - state.pl_mean) * weight)
+                changes.append(((phase.pl_mean - state.pl_mean) * weight).reshape(1))
+            total.add(grads + changes + [phase.loss.detach().reshape(1) * weight])
+            reports.append(phase.report)
         module.requires_grad_(False)
-        distributed.sum_gradients_(module, context)
-        if tracked:
-            distributed.all_reduce_sum_(changes, context)
-            for b, b0, change in zip(tracked, before, changes):
-                b.copy_(b0 + change)
-        if pl_means:
-            change = torch.stack(pl_means).sum().reshape(1)
-            distributed.all_reduce_sum_([change], context)
-            state.pl_mean.add_(change[0])
+        summed = total.result()
+        grads, changes, phase_loss = summed[: len(params)], summed[len(params) : -1], summed[-1]
+        for p, g in zip(params, grads):
+            p.grad = g
+        # One all-reduce per phase: the gradients, the running averages' changes, pl_mean's.
+        distributed.sum_gradients_(module, context, extra=changes)
+        for b, b0, change in zip(tracked, before, changes):
+            b.copy_(b0 + change)
+        if len(changes) > len(tracked):
+            state.pl_mean.add_(changes[-1].reshape(state.pl_mean.shape))
         bad_grads = clean_gradients(module)
         optimizer.step()
-        pending.append((name, torch.stack(losses).sum(), bad_grads))
+        pending.append((name, phase_loss[0], bad_grads))
         result.reports[name] = _merge_reports(reports)
         state.count(f"phase/{name}")
 
@@ -265,15 +333,15 @@ def training_step(
     state.cur_nimg += batch_size
     state.batch_idx += 1
 
+    # Every rank gets the whole batch's per-sample reports (statistics and ADA's signs).
+    result.reports = _gather_reports(result.reports, context)
+
     # ADA: every interval steps, move p by the sign of (E[sign(D(real))] - target).
     if state.ada is not None:
         for report in result.reports.values():
             if "Loss/signs/real" in report:
                 state.ada.accumulate(report["Loss/signs/real"])
         if state.batch_idx % state.ada.interval == 0:
-            totals = torch.tensor([state.ada.sign_sum, float(state.ada.count)], device=device)
-            distributed.all_reduce_sum_([totals], context)  # every rank adjusts p alike
-            state.ada.sign_sum, state.ada.count = totals[0].item(), int(totals[1].item())
             state.ada.update(state.augment_pipe, batch_size)
     if state.augment_pipe is not None and hasattr(state.augment_pipe, "p"):
         state.augment_p = float(state.augment_pipe.p)
@@ -395,11 +463,17 @@ def real_batches(
         yield images, labels.to(device, torch.float32, non_blocking=True)
 
 
-def sample_labels(dataset, n: int, device: torch.device) -> torch.Tensor:
-    """Labels for ``n`` fakes, drawn from the dataset's label distribution (numpy RNG)."""
+def sample_labels(
+    dataset, n: int, device: torch.device, rng: np.random.Generator | None = None
+) -> torch.Tensor:
+    """Labels for ``n`` fakes, drawn from the dataset's label distribution (``rng``, or
+    numpy's global RNG)."""
     if dataset.label_dim == 0:
         return torch.zeros([n, 0], device=device)
-    idx = np.random.randint(len(dataset), size=n)
+    if rng is not None:
+        idx = rng.integers(len(dataset), size=n)
+    else:
+        idx = np.random.randint(len(dataset), size=n)
     return torch.from_numpy(np.stack([dataset.get_label(int(i)) for i in idx])).to(device)
 
 
@@ -653,7 +727,7 @@ def _train(config, outdir, resume, progress, context: distributed.Context, devic
         fine_tune_p = ((ckpt.metadata or {}).get("augment_pipe") or {}).get("p")
     fine_tuning = resume is not None and saved_rng is None
     setup_training_augmentation(state, config, device, fine_tuning, fine_tune_p)
-    check_batch_split(config, context, dataset.resolution)
+    check_batch_split(config, context)
     for net in state.networks().values():
         distributed.broadcast_module_(net, context)
     continuing = run_dir is not None
@@ -689,8 +763,19 @@ def _train(config, outdir, resume, progress, context: distributed.Context, devic
             how = "continuing in place" if continuing else "in a new run folder"
             what = "full training state" if saved_rng is not None else "networks only"
             log.line(f"Resuming:    {snapshot} at kimg {state.kimg:.1f} ({what}, {how})")
+        batch = config.batch_size
+        micro = micro_batch_size(config, context, batch)
+        rounds = batch // (context.world_size * micro)
         if context.active:
-            log.line(f"Processes:   {context.world_size} (torch.distributed), rank 0 writes")
+            backend = torch.distributed.get_backend()
+            log.line(
+                f"Processes:   {context.world_size} (torch.distributed, {backend}), rank 0 writes"
+            )
+        if context.active or rounds > 1:
+            log.line(
+                f"Batch split: {batch} = {context.world_size} process(es) x {rounds} round(s) x "
+                f"{micro} (--batch-gpu), gradients summed before each optimiser step"
+            )
         grid = make_sample_grid(dataset, config, state.G.z_dim)
         if context.is_main and not (run_dir / "reals.png").exists():
             save_image(make_grid(grid.reals, cols=grid.columns), run_dir / "reals.png")
@@ -783,28 +868,14 @@ def _apply_schedule(state: TrainingState, config: TrainingConfig, sched: Schedul
             group["lr"] = lr * ratio
 
 
-def check_batch_split(config: TrainingConfig, context: distributed.Context, resolution: int):
+def check_batch_split(config: TrainingConfig, context: distributed.Context) -> None:
     """Every batch of the run (per resolution too) must split into ranks and micro-batches."""
-    batches = {config.batch_size, *(config.batch_per_resolution or {}).values()}
-    for batch in sorted(batches):
-        micro = micro_batch_size(config, context, batch)
-        if batch % (context.world_size * micro) != 0:
-            raise StyleGANError(
-                f"batch {batch} does not split into {context.world_size} process(es) x "
-                f"micro-batches of {micro}: choose --batch as a multiple of "
-                f"{context.world_size * micro} (or change --batch-gpu)"
-            )
-        if micro % min(config.mbstd_group_size, micro) != 0 or micro < config.mbstd_group_size:
-            raise StyleGANError(
-                f"micro-batches of {micro} images cannot hold minibatch-std groups of "
-                f"{config.mbstd_group_size}: raise --batch-gpu or lower --mbstd-group"
-            )
+    config_check_batch_split(config, context.world_size)
 
 
 def micro_batch_size(config: TrainingConfig, context: distributed.Context, batch: int) -> int:
     """Images per forward pass on one rank: ``batch_gpu``, at most the rank's share."""
-    share = max(batch // context.world_size, 1)
-    return min(config.batch_gpu or share, share)
+    return config_micro_batch_size(config, context.world_size, batch)
 
 
 def _run(
@@ -842,9 +913,9 @@ def _run(
             real_img, real_c = next(batches)
             real_img = process_reals(real_img, sched.lod)
             state.data_position += batch_size
-            gen_z = torch.randn([len(PHASES), batch_size, state.G.z_dim], device=device)
-            gen_c = sample_labels(dataset, len(PHASES) * batch_size, device)
-            gen_c = gen_c.reshape(len(PHASES), batch_size, -1)
+            gen_z, gen_c = step_latents(
+                dataset, config.random_seed, state.batch_idx, batch_size, state.G.z_dim, device
+            )
             share = slice(context.rank * real_img.shape[0], (context.rank + 1) * real_img.shape[0])
             micro = micro_batch_size(config, context, batch_size)
             result = training_step(
@@ -887,6 +958,8 @@ def _run(
                 save_fakes(state.G_ema, grid, run_dir / f"fakes{kimg_name}.png")
             snap_every = config.snapshot_ticks
             if done or (snap_every is not None and tick_index % snap_every == 0):
+                # As NVIDIA's check_ddp_consistency: the ranks must hold identical networks.
+                distributed.check_consistency(_synchronised(state), context)
                 path = _save_snapshot(state, config, run_dir) if main else None
                 snapshot = Path(distributed.broadcast_object(str(path), context))
             metrics_every = config.metrics_ticks or config.snapshot_ticks
@@ -918,6 +991,14 @@ def _run(
         )
     else:
         log.line(f"Done: {state.kimg:g} kimg. Final snapshot: {snapshot}")
+
+
+def _synchronised(state: TrainingState) -> dict:
+    """What every rank must hold identically: networks, pl_mean, the augmentation pipe."""
+    values = {**state.networks(), "pl_mean": state.pl_mean}
+    if isinstance(state.augment_pipe, torch.nn.Module):
+        values["augment_pipe"] = state.augment_pipe
+    return values
 
 
 def _run_metrics(state, config, dataset, run_dir, snapshot, stats, log, device) -> None:
