@@ -16,8 +16,8 @@ from torch import nn
 
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid, save_image
-from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-from stylegan.tools.generate import check_noise_mode, prepare_generator, synthesize
+from stylegan.latents import parse_seeds
+from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
 
 DEFAULT_PSI = "-1:1:9"  # nine columns from -1 to 1, as the paper's figure spans
 
@@ -64,11 +64,7 @@ def truncated_ws(
         raise StyleGANError("no seeds given: use e.g. --seeds 0-3")
     if truncation_cutoff is not None and truncation_cutoff < 0:
         raise StyleGANError(f"truncation cutoff must be 0 or more, got {truncation_cutoff}")
-    if device is None:
-        device = next(iter(G.parameters()), torch.empty(0)).device
-    z = z_from_seeds(seeds, G.z_dim, device=device)
-    c = class_labels(class_idx, G.c_dim, len(seeds), device=device)
-    ws = G.mapping(z, c).float()
+    ws = seeds_to_ws(G, seeds, 1.0, None, class_idx, device=device)
     rows = [G.mapping.truncate(ws, psi, truncation_cutoff) for psi in psis]
     return torch.stack(rows, dim=1)
 

@@ -343,8 +343,8 @@ def training_step(
                 state.ada.accumulate(report["Loss/signs/real"])
         if state.batch_idx % state.ada.interval == 0:
             state.ada.update(state.augment_pipe, batch_size)
-    if state.augment_pipe is not None and hasattr(state.augment_pipe, "p"):
-        state.augment_p = float(state.augment_pipe.p)
+            # p only moves here; reading it (a device sync) once per adjustment is enough.
+            state.augment_p = float(state.augment_pipe.p)
 
     # One synchronisation per step: read every phase's loss and non-finite gradient count.
     losses = torch.stack([value.float() for _, value, _ in pending])
