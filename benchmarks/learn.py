@@ -30,7 +30,7 @@ from stylegan.data.dataset_tool import convert_dataset
 from stylegan.images import make_grid, save_image
 from stylegan.io.checkpoint import load_checkpoint
 from stylegan.training import make_config, train
-from stylegan.training.loop import list_snapshots
+from stylegan.training.run_folder import list_snapshots
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "twemoji-64"
 

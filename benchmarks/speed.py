@@ -25,8 +25,8 @@ from pathlib import Path
 import torch
 
 from stylegan.devices import resolve_device
+from stylegan.training import training_step
 from stylegan.training.config import make_config
-from stylegan.training.loop import training_step
 from stylegan.training.state import TrainingState, build_networks
 
 

@@ -12,8 +12,7 @@ import argparse
 from pathlib import Path
 
 from stylegan.io.checkpoint import load_checkpoint, save_checkpoint
-from stylegan.training import make_config, train
-from stylegan.training.loop import find_latest_snapshot
+from stylegan.training import find_latest_snapshot, make_config, train
 
 
 def main() -> None:

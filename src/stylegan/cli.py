@@ -371,7 +371,8 @@ def train_command(ctx, outdir, resume, progress, dry_run, **flags):
 
     from stylegan.devices import resolve_device
     from stylegan.training import make_config, train
-    from stylegan.training.loop import dataset_resolution, saved_config
+    from stylegan.training.data_stream import dataset_resolution
+    from stylegan.training.run_folder import saved_config
 
     metrics = [m for m in flags["metrics"].split(",") if m and m != "none"]
     flags["metrics"] = tuple(metrics)

@@ -9,7 +9,7 @@ from stylegan.errors import StyleGANError
 from stylegan.networks.layers import set_mixed_precision
 from stylegan.networks.stylegan2 import Discriminator, Generator
 from stylegan.training import make_config
-from stylegan.training.loop import training_precision
+from stylegan.training.start import training_precision
 
 
 def _nets(architecture: str = "skip"):
@@ -110,7 +110,7 @@ def test_stylegan3_layers_in_low_precision():
 
 
 def test_a_training_step_in_bf16():
-    from stylegan.training.loop import training_step
+    from stylegan.training import training_step
     from stylegan.training.state import TrainingState
 
     G, D = _nets()

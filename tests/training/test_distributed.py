@@ -18,9 +18,9 @@ import torch.multiprocessing as mp
 
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint
-from stylegan.training import distributed, make_config
+from stylegan.training import distributed, find_latest_snapshot, make_config
+from stylegan.training.accumulate import check_batch_split
 from stylegan.training.distributed import Context
-from stylegan.training.loop import check_batch_split, find_latest_snapshot
 
 BASE = {"aug": "ada", "augment_p": 0.2, "ada_kimg": 0.1, "ada_interval": 2, "snapshot_ticks": 1}
 

@@ -14,8 +14,7 @@ from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint
 from stylegan.networks.stylegan1 import Discriminator, Generator
 from stylegan.ops.box_resample import box_downsample, nearest_upsample
-from stylegan.training import loss, make_config, train
-from stylegan.training.loop import find_latest_snapshot
+from stylegan.training import find_latest_snapshot, loss, make_config, train
 from stylegan.training.progressive import new_layers_added, process_reals, schedule_at
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from stylegan.training import TrainingState, make_config, training_step
-from stylegan.training.loop import clean_gradients
+from stylegan.training.accumulate import clean_gradients
 from stylegan.training.state import build_networks
 
 RES, BATCH = 16, 4
@@ -108,10 +108,29 @@ def test_clean_gradients_values():
 def test_data_stream_is_seekable():
     from itertools import islice
 
-    from stylegan.training.loop import ShuffledStream
+    from stylegan.training.data_stream import ShuffledStream
 
     whole = list(islice(iter(ShuffledStream(10, seed=3)), 35))
     assert sorted(whole[:10]) == list(range(10)) and sorted(whole[10:20]) == list(range(10))
     assert whole[:10] != whole[10:20], "every epoch is shuffled anew"
     assert list(islice(iter(ShuffledStream(10, seed=3, start=17)), 18)) == whole[17:35]
     assert whole != list(islice(iter(ShuffledStream(10, seed=4)), 35))
+
+
+def test_phase_table_schedules_phases_and_gains():
+    from stylegan.training.step import scheduled_phases
+
+    def due(config, step):
+        return [(phase.name, gain) for phase, gain in scheduled_phases(config, step)]
+
+    lazy = make_config("tiny", g_reg_interval=4, d_reg_interval=16)
+    assert due(lazy, 0) == [("Gmain", 1), ("Greg", 4), ("Dmain", 1), ("Dreg", 16)]
+    assert due(lazy, 4) == [("Gmain", 1), ("Greg", 4), ("Dmain", 1)]
+    assert due(lazy, 5) == [("Gmain", 1), ("Dmain", 1)]
+    # Regularised on every step: one optimiser step on the sum, gain 1.
+    every = make_config("tiny", g_reg_interval=None, d_reg_interval=None)
+    assert due(every, 3) == [("Gboth", 1), ("Dboth", 1)]
+    off = make_config("tiny", pl_weight=0.0, r1_gamma=0.0, d_reg_interval=None)
+    assert due(off, 0) == [("Gmain", 1), ("Dmain", 1)]
+    wgan = make_config("tiny", loss="wgan-gp", r1_gamma=0.0, d_reg_interval=2, pl_weight=0.0)
+    assert due(wgan, 2) == [("Gmain", 1), ("Dmain", 1), ("Dreg", 2)]

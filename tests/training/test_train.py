@@ -18,7 +18,8 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint
 from stylegan.training import find_latest_snapshot, loss, train
-from stylegan.training.loop import GracefulStop, list_snapshots
+from stylegan.training.run_folder import list_snapshots
+from stylegan.training.signals import GracefulStop
 
 
 def only_run(outdir: Path) -> Path:

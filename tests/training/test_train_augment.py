@@ -13,8 +13,7 @@ from test_train import _assert_same_state
 
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint
-from stylegan.training import make_config, train
-from stylegan.training.loop import find_latest_snapshot
+from stylegan.training import find_latest_snapshot, make_config, train
 
 
 def _ada(tiny_config, steps: int, **overrides):
@@ -77,7 +76,7 @@ def test_augmentation_options_are_checked():
 
 
 def test_ada_speed_on_fine_tuning_only():
-    from stylegan.training.loop import setup_training_augmentation
+    from stylegan.training.start import setup_training_augmentation
     from stylegan.training.state import TrainingState, build_networks
 
     config = make_config("tiny", aug="ada")

@@ -10,8 +10,7 @@ from conftest import write_shapes_dataset
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint
 from stylegan.io.formats import convert
-from stylegan.training import make_config, train
-from stylegan.training.loop import find_latest_snapshot
+from stylegan.training import find_latest_snapshot, make_config, train
 
 
 def test_fine_tune_an_official_pickle_with_freeze_d(tiny_config, unlabelled_dataset, tmp_path):

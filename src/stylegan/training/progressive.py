@@ -14,11 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
 from stylegan.ops.box_resample import box_downsample, nearest_upsample
+
+if TYPE_CHECKING:  # the state module builds StyleGAN 1's networks with this module's schedule
+    from stylegan.training.config import TrainingConfig
+    from stylegan.training.state import TrainingState
 
 
 @dataclass(frozen=True)
@@ -103,3 +108,22 @@ def set_lod(networks: Mapping[str, nn.Module] | list[nn.Module], lod: float) -> 
 def reset_adam_moments(optimizer: torch.optim.Optimizer) -> None:
     """Forget Adam's moments and step counts, keeping the hyperparameters."""
     optimizer.state.clear()
+
+
+def apply_schedule(state: TrainingState, config: TrainingConfig, sched: Schedule) -> None:
+    """Set the networks' level of detail and the optimisers' learning rates for this step;
+    when layers are added or a fade ends, forget Adam's moments (as the original does)."""
+    if config.lod_initial_resolution is None:
+        return
+    if new_layers_added(state.lod, sched.lod):
+        reset_adam_moments(state.G_opt)
+        reset_adam_moments(state.D_opt)
+        state.count("lod/optimizer_resets")
+    state.lod = sched.lod
+    set_lod(state.networks(), sched.lod)
+    for opt, lr, ratio in (
+        (state.G_opt, sched.g_lr, config.g_lazy_ratio),
+        (state.D_opt, sched.d_lr, config.d_lazy_ratio),
+    ):
+        for group in opt.param_groups:
+            group["lr"] = lr * ratio
