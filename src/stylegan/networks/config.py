@@ -100,6 +100,11 @@ class ConfigBase:
         """A copy with some fields changed (checked again)."""
         return dataclasses.replace(self, **changes)
 
+    def channels(self, res: int) -> int:
+        """Feature maps at resolution ``res`` of a config with ``channel_base`` and
+        ``channel_max`` (TF ``nf(log2(res) - 1)`` in the original StyleGAN)."""
+        return min(self.channel_base // res, self.channel_max)
+
     def _freeze_fields(self) -> None:
         for f in dataclasses.fields(self):
             object.__setattr__(self, f.name, _freeze(getattr(self, f.name)))
@@ -240,10 +245,6 @@ class GeneratorConfig(ConfigBase):
         plus the final ToRGB."""
         return 2 * (self.img_resolution.bit_length() - 1) - 2
 
-    def channels(self, res: int) -> int:
-        """Feature maps at resolution ``res``."""
-        return min(self.channel_base // res, self.channel_max)
-
     @classmethod
     def from_init_kwargs(cls, kwargs: Mapping[str, Any], defaults: str = "stylegan3"):
         """Read an official generator's ``init_kwargs`` (stylegan3 or stylegan2-ada layout).
@@ -307,10 +308,6 @@ class DiscriminatorConfig(ConfigBase):
         _check_common(self)
         if self.mbstd_num_channels < 0:
             raise StyleGANError(f"mbstd_num_channels must be >= 0, got {self.mbstd_num_channels}")
-
-    def channels(self, res: int) -> int:
-        """Feature maps at resolution ``res``."""
-        return min(self.channel_base // res, self.channel_max)
 
     @property
     def effective_cmap_dim(self) -> int:
@@ -597,10 +594,6 @@ class StyleGAN1GeneratorConfig(ConfigBase):
         """One w per layer: two per resolution from 4x4 up (18 at 1024 px)."""
         return 2 * (self.img_resolution.bit_length() - 1) - 2
 
-    def channels(self, res: int) -> int:
-        """Feature maps at resolution ``res`` (TF ``nf(log2(res) - 1)``)."""
-        return min(self.channel_base // res, self.channel_max)
-
     @classmethod
     def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
         """Read our constructor keyword arguments (laid out as the official PyTorch ones)."""
@@ -648,10 +641,6 @@ class StyleGAN1DiscriminatorConfig(ConfigBase):
             raise StyleGANError("the discriminator needs img_resolution >= 8")
         if self.mbstd_num_channels < 0:
             raise StyleGANError(f"mbstd_num_channels must be >= 0, got {self.mbstd_num_channels}")
-
-    def channels(self, res: int) -> int:
-        """Feature maps at resolution ``res`` (TF ``nf(log2(res) - 1)``)."""
-        return min(self.channel_base // res, self.channel_max)
 
     @classmethod
     def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
