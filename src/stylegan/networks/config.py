@@ -580,7 +580,7 @@ class GeneratorConfig(ConfigBase):
     mapping: MappingConfig = dataclasses.field(default_factory=MappingConfig)
     channel_base: int = 32768
     channel_max: int = 512
-    num_fp16_res: int = 4  # blocks at the N highest resolutions run in set_mixed_precision's dtype
+    num_fp16_res: int = 4  # the N highest resolutions run in low precision (set_mixed_precision)
     conv_clamp: float | None = 256
     architecture: str = "skip"
     resample_filter: tuple[float, ...] = (1, 3, 3, 1)
@@ -665,7 +665,7 @@ class DiscriminatorConfig(ConfigBase):
     architecture: str = "resnet"
     channel_base: int = 32768
     channel_max: int = 512
-    num_fp16_res: int = 4  # blocks at the N highest resolutions run in set_mixed_precision's dtype
+    num_fp16_res: int = 4  # the N highest resolutions run in low precision (set_mixed_precision)
     conv_clamp: float | None = 256
     cmap_dim: int | None = None  # None = channels at 4x4
     activation: str = "lrelu"
@@ -754,7 +754,7 @@ class StyleGAN3GeneratorConfig(ConfigBase):
     last_stopband_rel: float = 2**0.3  # f_t of the last layer, relative to its cutoff
     margin_size: int = 10  # extra pixels computed around the image
     output_scale: float = 0.25
-    num_fp16_res: int = 4  # layers above this many octaves below the top run in low precision
+    num_fp16_res: int = 4  # layers within N octaves of the output run in low precision (opt-in)
     conv_kernel: int = 3
     filter_size: int = 6  # low-pass taps per unit of the lower sampling rate
     lrelu_upsampling: int = 2  # the leaky ReLU runs at this multiple of the sampling rate
@@ -862,12 +862,6 @@ def _stylegan3_size(cfg: Any) -> int:
     return _mapping_size(cfg) + layers + side * side + cfg.img_channels * c
 
 
-def _check_stylegan1_common(cfg: Any) -> None:
-    _check_widths(cfg)
-    if any(not isinstance(t, (int, float)) for t in cfg.resample_filter):
-        raise StyleGANError("resample_filter must be a list of numbers, e.g. (1, 2, 1), or ()")
-
-
 @dataclasses.dataclass(frozen=True)
 class StyleGAN1GeneratorConfig(ConfigBase):
     """Everything that defines an original StyleGAN generator (``G_style`` of NVlabs/stylegan).
@@ -904,7 +898,7 @@ class StyleGAN1GeneratorConfig(ConfigBase):
 
     def __post_init__(self):
         self._prepare_fields()
-        _check_stylegan1_common(self)
+        _check_widths(self)
         if self.w_dim < 1 or self.z_dim < 1:
             raise StyleGANError(f"need w_dim >= 1 and z_dim >= 1, got {self.w_dim}, {self.z_dim}")
         if self.mapping.w_avg_beta is None:
@@ -956,7 +950,7 @@ class StyleGAN1DiscriminatorConfig(ConfigBase):
 
     def __post_init__(self):
         self._prepare_fields()
-        _check_stylegan1_common(self)
+        _check_widths(self)
         if self.img_resolution < 8:
             raise StyleGANError("the discriminator needs img_resolution >= 8")
         if self.mbstd_num_channels < 0:

@@ -85,7 +85,8 @@ def block_dtype(block: nn.Module, force_fp32: bool) -> torch.dtype:
 def set_mixed_precision(net: nn.Module, precision: str | None) -> nn.Module:
     """Run the fp16 blocks of ``net`` in ``"fp16"`` (as NVIDIA's code) or ``"bf16"``, or in
     fp32 again with ``None`` / ``"fp32"``. Parameters stay fp32; only activations change.
-    Blocks opt in with a ``low_precision`` attribute (the StyleGAN2 G and D blocks)."""
+    Blocks opt in with a ``low_precision`` attribute (the StyleGAN2 G and D blocks and the
+    StyleGAN3 layers)."""
     if precision is not None and precision not in PRECISIONS:
         raise StyleGANError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
     dtype = LOW_PRECISIONS.get(precision)
