@@ -8,8 +8,8 @@ Names and shapes of parameters and buffers equal NVIDIA's, so official weights l
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -56,6 +56,20 @@ def _shape_str(shape: Sequence[int | None]) -> str:
     return "[" + ", ".join("N" if s is None else str(s) for s in shape) + "]"
 
 
+# How a generator draws its per-pixel noise (official names): the stored constant buffers,
+# fresh random noise, or none. One tuple for every generation and every tool.
+NOISE_MODES = ("const", "random", "none")
+
+
+def check_noise_mode(noise_mode: str) -> str:
+    """Validate a ``noise_mode`` name (``const``, ``random`` or ``none``)."""
+    if noise_mode not in NOISE_MODES:
+        raise StyleGANError(
+            f"unknown noise mode {noise_mode!r}: noise_mode must be one of {', '.join(NOISE_MODES)}"
+        )
+    return noise_mode
+
+
 LOW_PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16}
 PRECISIONS = ("fp32", *LOW_PRECISIONS)
 
@@ -71,7 +85,8 @@ def block_dtype(block: nn.Module, force_fp32: bool) -> torch.dtype:
 def set_mixed_precision(net: nn.Module, precision: str | None) -> nn.Module:
     """Run the fp16 blocks of ``net`` in ``"fp16"`` (as NVIDIA's code) or ``"bf16"``, or in
     fp32 again with ``None`` / ``"fp32"``. Parameters stay fp32; only activations change.
-    Blocks opt in with a ``low_precision`` attribute (the StyleGAN2 G and D blocks)."""
+    Blocks opt in with a ``low_precision`` attribute (the StyleGAN2 G and D blocks and the
+    StyleGAN3 layers)."""
     if precision is not None and precision not in PRECISIONS:
         raise StyleGANError(f"precision must be fp32, fp16 or bf16, got {precision!r}")
     dtype = LOW_PRECISIONS.get(precision)
@@ -328,14 +343,28 @@ class MinibatchStdLayer(nn.Module):
 
 
 class GenerateMixin:
-    """What every generator (StyleGAN2, StyleGAN3) shares around its own synthesis network:
-    the official attributes, the mapping network, ``G(z, c, ...)`` and ``G.generate(seeds)``."""
+    """What every generator (StyleGAN 1, 2 and 3) shares around its own synthesis network: the
+    constructor (official arguments, attributes, mapping network), ``G(z, c, ...)`` and
+    ``G.generate(seeds)``. Subclasses set ``config_class`` and ``synthesis_class``."""
 
-    def _config_from_args(
-        self, z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs
+    config_class: ClassVar[type]  # set by ConfiguredNetwork subclasses
+    synthesis_class: ClassVar[type[nn.Module]]  # built from the config by _make_synthesis
+
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        mapping_kwargs: Mapping[str, Any] | None = None,
+        **synthesis_kwargs: Any,
     ):
-        """The frozen config of the official constructor arguments (``self.config_class``)."""
-        return self.config_class.from_init_kwargs(
+        """NVIDIA's constructor arguments (an official pickle's ``init_kwargs``), kept as a frozen
+        config in ``G.config``. The synthesis network is built before the mapping network, as in
+        the official code, so a seed gives the official initial weights."""
+        super().__init__()
+        config = self.config_class.from_init_kwargs(
             dict(
                 z_dim=z_dim,
                 c_dim=c_dim,
@@ -346,16 +375,14 @@ class GenerateMixin:
                 **synthesis_kwargs,
             )
         )
-
-    def _build_mapping(self, config, synthesis: nn.Module) -> None:
-        """Official attributes from ``config``, then ``self.synthesis`` and ``self.mapping``."""
+        self._config = config
         self.z_dim = config.z_dim
         self.c_dim = config.c_dim
         self.w_dim = config.w_dim
         self.img_resolution = config.img_resolution
         self.img_channels = config.img_channels
-        self.synthesis = synthesis
-        self.num_ws = synthesis.num_ws
+        self.synthesis = self._make_synthesis(config)
+        self.num_ws = self.synthesis.num_ws
         self.mapping = MappingNetwork(
             z_dim=config.z_dim,
             c_dim=config.c_dim,
@@ -363,6 +390,10 @@ class GenerateMixin:
             num_ws=self.num_ws,
             **config.mapping.to_dict(),
         )
+
+    def _make_synthesis(self, config: Any) -> nn.Module:
+        """The synthesis network of ``config`` (StyleGAN2's takes keyword arguments instead)."""
+        return self.synthesis_class(config)
 
     @property
     def default_truncation(self) -> tuple[float, int | None]:

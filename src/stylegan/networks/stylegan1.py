@@ -22,8 +22,7 @@ with gain ``sqrt(2)`` before a leaky ReLU, so the activation itself carries no g
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -39,6 +38,7 @@ from stylegan.networks.layers import (
     FullyConnectedLayer,
     GenerateMixin,
     MinibatchStdLayer,
+    check_noise_mode,
     check_shape,
     filter_buffer,
 )
@@ -50,7 +50,6 @@ from stylegan.ops.box_resample import (
     upsample_conv2d,
 )
 
-NOISE_MODES = ("random", "const", "none")
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2)  # He initialisation gain for leaky ReLU layers, inside the weight
 
@@ -293,8 +292,7 @@ class SynthesisNetwork(nn.Module):
         """``force_fp32``, ``fused_modconv`` and ``update_emas`` are accepted so that callers
         can treat every generation alike; they change nothing here."""
         del force_fp32, fused_modconv, update_emas
-        if noise_mode not in NOISE_MODES:
-            raise StyleGANError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_noise_mode(noise_mode)
         check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         lod = float(self.lod) if lod is None else float(lod)
         if not 0 <= lod <= self.img_resolution_log2 - 2:
@@ -335,22 +333,7 @@ class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
 
     config_class = StyleGAN1GeneratorConfig
 
-    def __init__(
-        self,
-        z_dim: int,
-        c_dim: int,
-        w_dim: int,
-        img_resolution: int,
-        img_channels: int,
-        mapping_kwargs: Mapping[str, Any] | None = None,
-        **synthesis_kwargs: Any,
-    ):
-        super().__init__()
-        config = self._config_from_args(
-            z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs
-        )
-        self._config = config
-        self._build_mapping(config, SynthesisNetwork(config))
+    synthesis_class = SynthesisNetwork
 
     @property
     def default_truncation(self) -> tuple[float, int | None]:

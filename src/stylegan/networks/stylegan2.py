@@ -33,23 +33,18 @@ from stylegan.networks.layers import (
     MinibatchStdLayer,
     activation_gain,
     block_dtype,
+    check_noise_mode,
     check_shape,
     filter_buffer,
 )
 from stylegan.ops import bias_act, upfirdn2d
-from stylegan.ops.modulated_conv import modulated_conv2d
+from stylegan.ops.modulated_conv import modulated_conv2d, untracked
 
-NOISE_MODES = ("random", "const", "none")
 RESNET_GAIN = math.sqrt(0.5)  # both branches of a residual sum, so the variance stays put
 
 
 # --------------------------------------------------------------------------------------------
 # Generator
-
-
-def _untracked(*tensors: torch.Tensor) -> bool:
-    """Whether autograd records nothing for these tensors, so in-place updates are safe."""
-    return not torch.is_grad_enabled() or not any(t.requires_grad for t in tensors)
 
 
 class SynthesisLayer(nn.Module):
@@ -104,8 +99,7 @@ class SynthesisLayer(nn.Module):
     ) -> torch.Tensor:
         """``overwrite_input=True``: the caller no longer needs ``x``; without autograd it is
         then scaled by the styles in place instead of copied (same result)."""
-        if noise_mode not in NOISE_MODES:
-            raise StyleGANError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_noise_mode(noise_mode)
         styles = self.affine(w)
 
         noise = None
@@ -286,7 +280,7 @@ class SynthesisBlock(nn.Module):
             y = self.skip(x, gain=RESNET_GAIN)
             x = self.conv0(x, next(w_iter), **layer_kwargs)
             x = self.conv1(x, next(w_iter), gain=RESNET_GAIN, overwrite_input=True, **layer_kwargs)
-            x = y.add_(x) if _untracked(y, x) else y + x
+            x = y.add_(x) if untracked(y, x) else y + x
         else:
             x = self.conv0(x.to(dtype), next(w_iter), **layer_kwargs)
             x = self.conv1(x, next(w_iter), overwrite_input=True, **layer_kwargs)
@@ -298,7 +292,7 @@ class SynthesisBlock(nn.Module):
             if img is None:
                 img = y
             else:
-                img = img.add_(y) if _untracked(img, y) else img + y
+                img = img.add_(y) if untracked(img, y) else img + y
         return x, img
 
     def extra_repr(self) -> str:
@@ -400,28 +394,16 @@ class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
 
     config_class = GeneratorConfig
 
-    def __init__(
-        self,
-        z_dim: int,
-        c_dim: int,
-        w_dim: int,
-        img_resolution: int,
-        img_channels: int,
-        mapping_kwargs: Mapping[str, Any] | None = None,
-        **synthesis_kwargs: Any,
-    ):
-        super().__init__()
-        config = self._config_from_args(
-            z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs
-        )
-        self._config = config
-        synthesis = SynthesisNetwork(
+    synthesis_class = SynthesisNetwork
+
+    def _make_synthesis(self, config: GeneratorConfig) -> nn.Module:
+        """The official SynthesisNetwork takes its config as keyword arguments."""
+        return SynthesisNetwork(
             w_dim=config.w_dim,
             img_resolution=config.img_resolution,
             img_channels=config.img_channels,
             **{k: getattr(config, k) for k in GeneratorConfig.SYNTHESIS_KWARGS},
         )
-        self._build_mapping(config, synthesis)
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -31,13 +30,11 @@ from stylegan.networks.layers import (
     FullyConnectedLayer,
     GenerateMixin,
     block_dtype,
+    check_noise_mode,
     check_shape,
 )
 from stylegan.ops.filtered_lrelu import filtered_lrelu
-from stylegan.ops.modulated_conv import modulated_conv2d
-
-NOISE_MODES = ("random", "const", "none")  # accepted for signature parity; StyleGAN3 has no noise
-
+from stylegan.ops.modulated_conv import modulated_conv2d, untracked
 
 # --------------------------------------------------------------------------------------------
 # Low-pass filters
@@ -243,11 +240,6 @@ def _on_default_device(f: torch.Tensor | None) -> torch.Tensor | None:
     return None if f is None else f.to(torch.empty(0).device)
 
 
-def _untracked(*tensors: torch.Tensor) -> bool:
-    """Whether autograd records nothing for these tensors, so in-place updates are safe."""
-    return not torch.is_grad_enabled() or not any(t.requires_grad for t in tensors)
-
-
 class SynthesisLayer(nn.Module):
     """Modulated conv, then filtered leaky ReLU: upsample to ``lrelu_upsampling`` times the
     higher of the two sampling rates, add bias, leaky ReLU, low-pass and downsample to the
@@ -396,7 +388,7 @@ class SynthesisLayer(nn.Module):
         )
         if not self.is_torgb:
             # The input gain scales the demodulated weight, hence the output (the conv is linear).
-            x = x.mul_(input_gain) if _untracked(x, input_gain) else x * input_gain
+            x = x.mul_(input_gain) if untracked(x, input_gain) else x * input_gain
 
         gain = 1 if self.is_torgb else math.sqrt(2)
         slope = 1 if self.is_torgb else 0.2
@@ -495,8 +487,7 @@ class SynthesisNetwork(nn.Module):
         """``noise_mode`` and ``fused_modconv`` are accepted so that callers can treat
         StyleGAN2 and StyleGAN3 alike (StyleGAN3 has no noise)."""
         del fused_modconv
-        if noise_mode not in NOISE_MODES:
-            raise StyleGANError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
+        check_noise_mode(noise_mode)
         check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         ws = ws.to(torch.float32).unbind(dim=1)
         x = self.input(ws[0])
@@ -505,7 +496,7 @@ class SynthesisNetwork(nn.Module):
             x = layer(x, w, force_fp32=force_fp32, update_emas=update_emas, overwrite_input=True)
         x = x.to(torch.float32)
         if self.output_scale != 1:
-            x = x.mul_(self.output_scale) if _untracked(x) else x * self.output_scale
+            x = x.mul_(self.output_scale) if untracked(x) else x * self.output_scale
         return x
 
     def extra_repr(self) -> str:
@@ -526,19 +517,4 @@ class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
 
     config_class = StyleGAN3GeneratorConfig
 
-    def __init__(
-        self,
-        z_dim: int,
-        c_dim: int,
-        w_dim: int,
-        img_resolution: int,
-        img_channels: int,
-        mapping_kwargs: Mapping[str, Any] | None = None,
-        **synthesis_kwargs: Any,
-    ):
-        super().__init__()
-        config = self._config_from_args(
-            z_dim, c_dim, w_dim, img_resolution, img_channels, mapping_kwargs, synthesis_kwargs
-        )
-        self._config = config
-        self._build_mapping(config, SynthesisNetwork(config))
+    synthesis_class = SynthesisNetwork

@@ -102,7 +102,7 @@ def _fused(
     x = conv2d_resample(x, w, groups=batch_size, **conv_kwargs)
     x = x.reshape(batch_size, -1, *x.shape[2:])
     if noise is not None:
-        return x.add_(noise.to(x.dtype)) if _untracked(x, noise) else x + noise.to(x.dtype)
+        return x.add_(noise.to(x.dtype)) if untracked(x, noise) else x + noise.to(x.dtype)
     return x
 
 
@@ -118,7 +118,7 @@ def _nonfused(
     """Scale activations by the styles, one conv with the shared weight, scale by dcoefs."""
     batch_size = x.shape[0]
     s = styles.to(x.dtype).reshape(batch_size, -1, 1, 1)
-    x = x.mul_(s) if overwrite_x and _untracked(x, s) else x * s
+    x = x.mul_(s) if overwrite_x and untracked(x, s) else x * s
     x = conv2d_resample(x, weight.to(x.dtype), **conv_kwargs)
     if demodulate:
         # sum_{i,k} (W[o,i,k] s[n,i])^2 == (s^2 @ (sum_k W^2)^T)[n, o]: a small matmul instead
@@ -127,7 +127,7 @@ def _nonfused(
         energy = weight.to(dtype).square().sum(dim=[2, 3])  # [O, I]
         dcoefs = (styles.to(dtype).square() @ energy.t() + 1e-8).rsqrt()  # [N, O]
         dcoefs = dcoefs.to(x.dtype).reshape(batch_size, -1, 1, 1)
-        if _untracked(x, dcoefs, noise):
+        if untracked(x, dcoefs, noise):
             # Inference: the conv output is ours, and reusing it skips a fresh allocation,
             # which on CPU costs more than the arithmetic (page faults on every new buffer).
             # addcmul into x: x * dcoefs + noise in one pass, rounded as the autograd branch
@@ -139,11 +139,11 @@ def _nonfused(
             return torch.addcmul(noise.to(x.dtype), x, dcoefs)
         return x * dcoefs
     if noise is not None:
-        return x.add_(noise.to(x.dtype)) if _untracked(x, noise) else x + noise.to(x.dtype)
+        return x.add_(noise.to(x.dtype)) if untracked(x, noise) else x + noise.to(x.dtype)
     return x
 
 
-def _untracked(*tensors: torch.Tensor | None) -> bool:
+def untracked(*tensors: torch.Tensor | None) -> bool:
     """Whether autograd records nothing here, so in-place updates of our own buffers are safe."""
     if not torch.is_grad_enabled():
         return True

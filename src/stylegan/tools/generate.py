@@ -18,8 +18,7 @@ from stylegan.devices import resolve_device
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid, save_image, to_uint8
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-
-NOISE_MODES = ("const", "random", "none")
+from stylegan.networks.layers import check_noise_mode
 
 
 def prepare_generator(G: nn.Module, device=None) -> tuple[nn.Module, torch.device]:
@@ -30,15 +29,6 @@ def prepare_generator(G: nn.Module, device=None) -> tuple[nn.Module, torch.devic
         device = resolve_device(device)
         G = G.to(device)
     return G.eval(), device
-
-
-def check_noise_mode(noise_mode: str) -> str:
-    """Validate a ``noise_mode`` name (``const``, ``random`` or ``none``)."""
-    if noise_mode not in NOISE_MODES:
-        raise StyleGANError(
-            f"unknown noise mode {noise_mode!r}; choose one of {', '.join(NOISE_MODES)}"
-        )
-    return noise_mode
 
 
 def resolve_truncation(

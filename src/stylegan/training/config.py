@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from stylegan.errors import StyleGANError
+from stylegan.networks.presets import GENERATORS, auto_channel_base
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +163,6 @@ def _lazy_ratio(interval: int | None) -> float:
 
 
 FIELDS = tuple(f.name for f in dataclasses.fields(TrainingConfig))
-GENERATORS = ("stylegan1", "stylegan2", "stylegan3-t", "stylegan3-r")
 LOSSES = ("logistic", "wgan-gp")
 
 # The one table of presets. Official rows follow stylegan2-ada-pytorch's cfg_specs for one
@@ -260,7 +260,7 @@ def auto_settings(resolution: int, num_gpus: int = 1) -> dict[str, Any]:
     return dict(
         batch_size=batch,
         mbstd_group_size=min(batch // num_gpus, 4),
-        channel_base=32768 if resolution >= 512 else 16384,
+        channel_base=auto_channel_base(resolution),
         g_lr=lr,
         d_lr=lr,
         r1_gamma=0.0002 * resolution**2 / batch,

@@ -18,54 +18,49 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
+from stylegan.networks.presets import NetworkPreset, create_pair, stylegan3_magnitude_ema_beta
 from stylegan.training.config import TrainingConfig
 
 STATE_VERSION = 1
 
 
-def build_networks(
+def network_preset(
     config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
-) -> tuple[nn.Module, nn.Module]:
-    """A fresh generator and discriminator for the config: StyleGAN 1's pair, or a StyleGAN2 or
-    StyleGAN3 generator with the StyleGAN2 discriminator, with the arguments NVIDIA's
-    train.py passes."""
-    from stylegan.networks.stylegan2 import Discriminator, Generator
-
-    if config.generator == "stylegan1":
-        if config.freezed:
-            raise StyleGANError("--freezed needs the StyleGAN2 discriminator, not StyleGAN 1's")
-        return build_stylegan1_networks(config, resolution, img_channels, c_dim)
-    if config.generator.startswith("stylegan3"):
-        G = build_stylegan3_generator(config, resolution, img_channels, c_dim)
-    else:
-        G = Generator(
-            z_dim=config.z_dim,
-            c_dim=c_dim,
-            w_dim=config.w_dim,
-            img_resolution=resolution,
-            img_channels=img_channels,
-            mapping_kwargs=dict(num_layers=config.map_depth),
-            channel_base=config.channel_base,
-            channel_max=config.channel_max,
-            num_fp16_res=config.num_fp16_res,
-            conv_clamp=config.conv_clamp,
-            architecture=config.g_architecture,
-            # Plain convolutions while training, grouped ones at inference (as NVIDIA's
-            # stylegan2 config does): the per-sample gradients of a grouped conv are slow.
-            fused_modconv_default="inference_only",
-        )
-    D = Discriminator(
-        c_dim=c_dim,
+) -> NetworkPreset:
+    """The architecture part of a training config, for :mod:`stylegan.networks.presets`."""
+    return NetworkPreset(
+        generator=config.generator,
         img_resolution=resolution,
         img_channels=img_channels,
-        architecture=config.d_architecture,
+        c_dim=c_dim,
+        z_dim=config.z_dim,
+        w_dim=config.w_dim,
+        map_depth=config.map_depth,
         channel_base=config.channel_base,
         channel_max=config.channel_max,
         num_fp16_res=config.num_fp16_res,
         conv_clamp=config.conv_clamp,
-        block_kwargs=dict(freeze_layers=config.freezed),
-        epilogue_kwargs=dict(mbstd_group_size=config.mbstd_group_size),
+        g_architecture=config.g_architecture,
+        d_architecture=config.d_architecture,
+        mbstd_group_size=config.mbstd_group_size,
+        freeze_layers=config.freezed,
+        magnitude_ema_beta=stylegan3_magnitude_ema_beta(config.batch_size),
     )
+
+
+def build_networks(
+    config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
+) -> tuple[nn.Module, nn.Module]:
+    """A fresh generator and discriminator for the config (see :mod:`stylegan.networks.presets`):
+    StyleGAN 1's pair, starting at the schedule's first level of detail, or a StyleGAN2 or
+    StyleGAN3 generator with the StyleGAN2 discriminator."""
+    if config.generator == "stylegan1" and config.freezed:
+        raise StyleGANError("--freezed needs the StyleGAN2 discriminator, not StyleGAN 1's")
+    G, D = create_pair(network_preset(config, resolution, img_channels, c_dim))
+    if config.generator == "stylegan1":
+        from stylegan.training.progressive import schedule_at, set_lod
+
+        set_lod([G, D], schedule_at(config, 0, resolution).lod)
     return G, D
 
 
@@ -84,60 +79,6 @@ def with_frozen_layers(D: nn.Module, n: int) -> nn.Module:
     frozen.load_state_dict(D.state_dict())
     buffer = next(iter(D.buffers()), None)
     return frozen.to(buffer.device if buffer is not None else "cpu")
-
-
-def build_stylegan1_networks(
-    config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
-) -> tuple[nn.Module, nn.Module]:
-    """The original StyleGAN's G and D; both start at the schedule's first level of detail."""
-    from stylegan.networks import stylegan1
-    from stylegan.training.progressive import schedule_at, set_lod
-
-    G = stylegan1.Generator(
-        z_dim=config.z_dim,
-        c_dim=c_dim,
-        w_dim=config.w_dim,
-        img_resolution=resolution,
-        img_channels=img_channels,
-        mapping_kwargs=dict(num_layers=config.map_depth),
-        channel_base=config.channel_base,
-        channel_max=config.channel_max,
-    )
-    D = stylegan1.Discriminator(
-        c_dim=c_dim,
-        img_resolution=resolution,
-        img_channels=img_channels,
-        channel_base=config.channel_base,
-        channel_max=config.channel_max,
-        mbstd_group_size=config.mbstd_group_size,
-    )
-    set_lod([G, D], schedule_at(config, 0, resolution).lod)
-    return G, D
-
-
-def build_stylegan3_generator(
-    config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
-) -> nn.Module:
-    """StyleGAN3-T or -R as the stylegan3 repository's train.py builds it: R doubles the widths,
-    uses 1x1 convolutions and radial filters; the magnitude EMA has a 20 kimg half-life."""
-    from stylegan.networks.stylegan3 import Generator
-
-    radial = config.generator == "stylegan3-r"
-    return Generator(
-        z_dim=config.z_dim,
-        c_dim=c_dim,
-        w_dim=config.w_dim,
-        img_resolution=resolution,
-        img_channels=img_channels,
-        mapping_kwargs=dict(num_layers=config.map_depth),
-        channel_base=config.channel_base * (2 if radial else 1),
-        channel_max=config.channel_max * (2 if radial else 1),
-        num_fp16_res=config.num_fp16_res,
-        conv_clamp=config.conv_clamp,
-        magnitude_ema_beta=0.5 ** (config.batch_size / (20 * 1e3)),
-        conv_kernel=1 if radial else 3,
-        use_radial_filters=radial,
-    )
 
 
 def lazy_adam(
