@@ -1135,7 +1135,7 @@ def demo_command(outdir: str, minutes: float, device: str, seed: int, preset: st
 
 def main() -> None:
     """Console-script entry point."""
-    from stylegan.ops.allocator import tune_cpu_allocator
+    from stylegan.runtime import tune_cpu_allocator
 
     # The CLI owns its process, so it may keep freed large buffers for reuse (faster on CPU).
     tune_cpu_allocator()

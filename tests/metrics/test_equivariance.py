@@ -12,18 +12,20 @@ from torch import nn
 
 from stylegan.errors import StyleGANError
 from stylegan.metrics.equivariance import (
-    InputTransform,
     apply_fractional_pseudo_rotation,
     apply_fractional_rotation,
     apply_fractional_translation,
     apply_integer_translation,
     equivariance_metrics,
     official_metric,
-    periodic_resample,
     psnr_from_sums,
     rotation_matrix,
-    transform_kind,
     translation_matrix,
+)
+from stylegan.networks.transform import (
+    InputTransform,
+    periodic_resample,
+    transform_kind,
     user_transform_matrix,
 )
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stylegan.errors import StyleGANError
-from stylegan.metrics.equivariance import user_transform_matrix
+from stylegan.networks.transform import user_transform_matrix
 from stylegan.tools.generate import generate_images
 from stylegan.tools.motion import (
     motion_frames,

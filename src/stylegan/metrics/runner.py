@@ -30,6 +30,7 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.metrics import maths
 from stylegan.metrics.ppl import ppl_from_samples, ppl_samples
+from stylegan.runtime import format_time
 
 DETECTORS = ("inception", "vgg16", "effnet")
 DEFAULT_DETECTOR = {"fid": "inception", "kid": "inception", "is": "inception", "pr": "vgg16"}
@@ -277,8 +278,6 @@ class MetricResult:
 
     def as_jsonl(self, snapshot: str | None = None) -> dict[str, Any]:
         """The record NVIDIA's tools append to ``metric-<name>.jsonl``."""
-        from stylegan.training.stats import format_time
-
         return {
             "results": self.results,
             "metric": self.spec.name,
