@@ -12,7 +12,8 @@ The layers (docs/architecture.md, "Layers"), lowest first:
     demo      trains, then runs tools
     cli       the command line (``cli.py`` or the ``cli/`` package), then ``__main__``
 
-Rooms on one layer (io and data, training and tools) do not import each other either. The root
+Rooms on one layer (io and data, training and tools) do not import each other either, and tools
+do not import metrics (what both need, such as a generator's input transform, lives lower). The root
 ``stylegan/__init__.py`` holds base names (``__version__``, ``StyleGANError``) and the lazy
 ``load``/``save``, which call io from inside the functions: as an importer it sits at io's layer,
 and ``from stylegan import load`` counts as an import of io. Every ``import`` counts, at module
@@ -46,6 +47,10 @@ ROOMS = {
     "stylegan.demo": 7,
     "stylegan.cli": 8,
     "stylegan.__main__": 9,
+}
+# Lower rooms that a room still may not import: (importer, imported) -> the rule.
+FORBIDDEN = {
+    ("stylegan.tools", "stylegan.metrics"): "tools use networks, io and data, not metrics",
 }
 # The root package as an importer: its load/save call io (lazily).
 ROOT_AS_IMPORTER = "stylegan.io"
@@ -109,6 +114,10 @@ def check_source(source: str, module: str, path: str, is_package: bool = False) 
                 problems.append(f"{path}:{node.lineno}: {name} has no place in the layers")
             elif room == own:
                 continue
+            elif (own, room) in FORBIDDEN:
+                problems.append(
+                    f"{path}:{node.lineno}: import of {name} from {own}: {FORBIDDEN[own, room]}"
+                )
             elif ROOMS[room] > ROOMS[own]:
                 problems.append(
                     f"{path}:{node.lineno}: upward import of {name} ({room}, layer "
@@ -177,6 +186,12 @@ def test_every_module_was_checked():
             "upward import",
         ),
         ("from stylegan.tools import generate\n", "stylegan.training.loop", 1, "sideways import"),
+        (
+            "from stylegan.metrics.equivariance import sinc\n",
+            "stylegan.tools.motion",
+            1,
+            "not metrics",
+        ),
         ("from ..training import loss\n", "stylegan.metrics.ppl", 1, "upward import"),
         ("from stylegan.io import checkpoint\n", "stylegan.data.dataset", 1, "sideways"),
     ],
