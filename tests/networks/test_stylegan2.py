@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
+from stylegan.images import to_uint8_nhwc
 from stylegan.networks.stylegan2 import Discriminator, Generator
 
 ARCHS = ["orig", "skip", "resnet"]
@@ -354,7 +354,7 @@ def test_generate_follows_the_official_seed_protocol():
     G.eval()
     z = torch.from_numpy(np.random.RandomState(7).randn(1, 16)).float()
     with torch.no_grad():
-        expected = to_uint8(G(z, torch.zeros(1, 0), truncation_psi=0.7, noise_mode="const"))
+        expected = to_uint8_nhwc(G(z, torch.zeros(1, 0), truncation_psi=0.7, noise_mode="const"))
     assert (out[1:].int() - expected.int()).abs().max() <= 1
 
 
