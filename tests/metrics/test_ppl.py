@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from stylegan.metrics.ppl import ppl_from_samples, ppl_preprocess, ppl_samples, unit_slerp
+from tiny_networks import tiny_network
 
 # ----------------------------------------------------------------------------------------------
 # Toy generator: identity mapping, synthesis linear in w, with an optional noise buffer.
@@ -230,18 +231,7 @@ def test_rejects_bad_arguments():
 
 
 def test_runs_on_the_real_generator():
-    stylegan2 = pytest.importorskip("stylegan.networks.stylegan2")
-    torch.manual_seed(0)
-    G = stylegan2.Generator(
-        z_dim=16,
-        c_dim=2,
-        w_dim=16,
-        img_resolution=16,
-        img_channels=3,
-        mapping_kwargs={"num_layers": 2},
-        channel_base=256,
-        channel_max=32,
-    ).eval()
+    G = tiny_network("stylegan2.Generator", c_dim=2).eval()
     buffers = {k: v.clone() for k, v in G.named_buffers() if k.endswith("noise_const")}
     assert buffers
     dist = ppl_samples(G, sq_dist_w_units, num_samples=4, space="w", crop=True, batch_size=2)

@@ -11,35 +11,17 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.images import to_uint8_nhwc
 from stylegan.networks.stylegan2 import Discriminator, Generator
+from tiny_networks import tiny_network
 
 ARCHS = ["orig", "skip", "resnet"]
 
 
 def tiny_g(**kwargs) -> Generator:
-    defaults = dict(
-        z_dim=16,
-        c_dim=0,
-        w_dim=16,
-        img_resolution=16,
-        img_channels=3,
-        channel_base=256,
-        channel_max=32,
-        mapping_kwargs=dict(num_layers=2),
-    )
-    return Generator(**{**defaults, **kwargs})
+    return tiny_network("stylegan2.Generator", seed=None, **kwargs)
 
 
 def tiny_d(**kwargs) -> Discriminator:
-    defaults = dict(
-        c_dim=0,
-        img_resolution=16,
-        img_channels=3,
-        channel_base=256,
-        channel_max=32,
-        mapping_kwargs=dict(num_layers=2),
-        epilogue_kwargs=dict(mbstd_group_size=2),
-    )
-    return Discriminator(**{**defaults, **kwargs})
+    return tiny_network("stylegan2.Discriminator", seed=None, **kwargs)
 
 
 def with_noise(G: Generator) -> Generator:

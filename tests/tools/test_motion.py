@@ -18,26 +18,13 @@ from stylegan.tools.motion import (
     transformed_images,
     write_motion_video,
 )
+from tiny_networks import tiny_network
 
 
 @pytest.fixture(scope="module")
 def sg3():
-    stylegan3 = pytest.importorskip(
-        "stylegan.networks.stylegan3", reason="the StyleGAN3 network is not importable yet"
-    )
-    torch.manual_seed(0)
-    G = stylegan3.Generator(
-        z_dim=16,
-        c_dim=0,
-        w_dim=16,
-        img_resolution=32,
-        img_channels=3,
-        channel_base=1024,
-        channel_max=32,
-        num_layers=6,
-        margin_size=4,
-    ).eval()
-    return G
+    sizes = dict(z_dim=16, w_dim=16, img_resolution=32, channel_base=1024, channel_max=32)
+    return tiny_network("stylegan3.Generator", num_layers=6, num_critical=2, **sizes).eval()
 
 
 def test_parsers():

@@ -22,7 +22,7 @@ FUSED_MODCONV_CHOICES = (True, False, "inference_only")
 OFFICIAL_DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "stylegan3": {"generator": {}, "mapping": {}, "discriminator": {}},
     "stylegan2-ada": {
-        # ADA fuses modconv only at inference in fp32, the sole precision we run in.
+        # ADA's class defaults: no fp16 blocks, no clamp, modconv fused only at inference.
         "generator": {
             "num_fp16_res": 0,
             "conv_clamp": None,
@@ -196,7 +196,7 @@ class GeneratorConfig(ConfigBase):
     mapping: MappingConfig = dataclasses.field(default_factory=MappingConfig)
     channel_base: int = 32768
     channel_max: int = 512
-    num_fp16_res: int = 4  # kept for export; everything runs in fp32 for now
+    num_fp16_res: int = 4  # blocks that layers.set_mixed_precision runs in fp16/bf16
     conv_clamp: float | None = 256
     architecture: str = "skip"
     resample_filter: tuple[float, ...] = (1, 3, 3, 1)
@@ -283,7 +283,7 @@ class DiscriminatorConfig(ConfigBase):
     architecture: str = "resnet"
     channel_base: int = 32768
     channel_max: int = 512
-    num_fp16_res: int = 4  # kept for export; everything runs in fp32 for now
+    num_fp16_res: int = 4  # blocks that layers.set_mixed_precision runs in fp16/bf16
     conv_clamp: float | None = 256
     cmap_dim: int | None = None  # None = channels at 4x4
     activation: str = "lrelu"
@@ -426,7 +426,7 @@ class StyleGAN3GeneratorConfig(ConfigBase):
     last_stopband_rel: float = 2**0.3  # f_t of the last layer, relative to its cutoff
     margin_size: int = 10  # extra pixels computed around the image
     output_scale: float = 0.25
-    num_fp16_res: int = 4  # kept for export; everything runs in fp32 for now
+    num_fp16_res: int = 4  # blocks that layers.set_mixed_precision runs in fp16/bf16
     conv_kernel: int = 3
     filter_size: int = 6  # low-pass taps per unit of the lower sampling rate
     lrelu_upsampling: int = 2  # the leaky ReLU runs at this multiple of the sampling rate

@@ -1,4 +1,4 @@
-"""The StyleGAN2 training loop.
+"""The training loop of every generation (StyleGAN 1, 2 and 3).
 
 One training step shows D one minibatch of real images and runs up to four phases, each an
 optimiser step on one network::
