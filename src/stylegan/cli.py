@@ -1075,8 +1075,8 @@ def inspect_command(path: str, as_json: bool) -> None:
         fp16 = net.get("num_fp16_res")
         if fp16:
             click.echo(
-                f"      fp16 in the {fp16} highest resolutions (fp32 unless mixed precision is set), "
-                f"conv_clamp {net.get('conv_clamp')}"
+                f"      fp16 in the {fp16} highest resolutions (fp32 unless mixed precision "
+                f"is set), conv_clamp {net.get('conv_clamp')}"
             )
     if info.get("training_state"):
         click.echo("  training state: yes (resumable)")

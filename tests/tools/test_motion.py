@@ -115,19 +115,7 @@ def test_works_on_stylegan2(make_real):
 
 
 def test_side_by_side_stylegan2_vs_stylegan3(sg3):
-    from stylegan.networks.stylegan2 import Generator
-
-    torch.manual_seed(1)
-    G2 = Generator(
-        z_dim=16,
-        c_dim=0,
-        w_dim=16,
-        img_resolution=32,
-        img_channels=3,
-        mapping_kwargs={"num_layers": 2},
-        channel_base=256,
-        channel_max=16,
-    ).eval()
+    G2 = tiny_network("stylegan2.Generator", 1, img_resolution=32, channel_max=16).eval()
     frames = list(motion_frames(G2, [0], motion="pan", num_frames=2, compare=sg3))
     assert [f.shape for f in frames] == [(32, 64, 3)] * 2
 
