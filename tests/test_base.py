@@ -7,7 +7,7 @@ from PIL import Image
 
 from stylegan.devices import resolve_device
 from stylegan.errors import StyleGANError
-from stylegan.images import make_grid, save_image, to_uint8
+from stylegan.images import make_grid, save_image, to_uint8_nhwc
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
 
 
@@ -43,9 +43,9 @@ def test_class_labels():
         class_labels(4, 4, 2)
 
 
-def test_to_uint8_maps_range_and_layout():
+def test_to_uint8_nhwc_maps_range_and_layout():
     x = torch.tensor([-1.0, 0.0, 1.0, 2.0]).view(1, 1, 2, 2)
-    out = to_uint8(x)
+    out = to_uint8_nhwc(x)
     assert out.dtype == torch.uint8 and out.shape == (1, 2, 2, 1)
     assert out.flatten().tolist() == [0, 128, 255, 255]
 

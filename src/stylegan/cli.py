@@ -1076,8 +1076,8 @@ def inspect_command(path: str, as_json: bool) -> None:
         fp16 = net.get("num_fp16_res")
         if fp16:
             click.echo(
-                f"      fp16 in the {fp16} highest resolutions (runs in fp32 here), "
-                f"conv_clamp {net.get('conv_clamp')}"
+                f"      fp16 in the {fp16} highest resolutions (fp32 unless mixed precision "
+                f"is set), conv_clamp {net.get('conv_clamp')}"
             )
     if info.get("training_state"):
         click.echo("  training state: yes (resumable)")
@@ -1136,7 +1136,7 @@ def demo_command(outdir: str, minutes: float, device: str, seed: int, preset: st
 
 def main() -> None:
     """Console-script entry point."""
-    from stylegan.ops.allocator import tune_cpu_allocator
+    from stylegan.runtime import tune_cpu_allocator
 
     # The CLI owns its process, so it may keep freed large buffers for reuse (faster on CPU).
     tune_cpu_allocator()

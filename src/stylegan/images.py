@@ -9,8 +9,12 @@ import torch
 from PIL import Image
 
 
-def to_uint8(img: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> torch.Tensor:
-    """Map ``[N, C, H, W]`` floats in ``drange`` to ``[N, H, W, C]`` uint8 on the CPU."""
+def to_uint8_nhwc(img: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> torch.Tensor:
+    """Map ``[N, C, H, W]`` floats in ``drange`` to ``[N, H, W, C]`` uint8 on the CPU, rounded.
+
+    For pictures; the metrics feed detectors through ``metrics.runner.to_uint8_nchw`` instead,
+    which keeps NCHW and the official arithmetic.
+    """
     lo, hi = drange
     x = (img.detach().float() - lo) * (255 / (hi - lo))
     x = x.round().clamp(0, 255).to(torch.uint8)

@@ -12,18 +12,9 @@ from safetensors.torch import save_file
 import stylegan
 from stylegan.errors import StyleGANError
 from stylegan.io import checkpoint as ckpt
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Discriminator
+from tiny_networks import tiny_network
 
-TINY_G = dict(
-    z_dim=16,
-    c_dim=0,
-    w_dim=16,
-    img_resolution=16,
-    img_channels=3,
-    channel_base=256,
-    channel_max=32,
-    mapping_kwargs=dict(num_layers=2),
-)
 TINY_D = dict(c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=32)
 
 
@@ -41,9 +32,9 @@ def _randomise(net: torch.nn.Module, seed: int) -> torch.nn.Module:
 def nets():
     torch.manual_seed(0)
     return {
-        "G": _randomise(Generator(**TINY_G), 1),
+        "G": _randomise(tiny_network("stylegan2.Generator", None), 1),
         "D": _randomise(Discriminator(**TINY_D), 2),
-        "G_ema": _randomise(Generator(**TINY_G), 3),
+        "G_ema": _randomise(tiny_network("stylegan2.Generator", None), 3),
     }
 
 

@@ -12,20 +12,23 @@ from torch import nn
 
 from stylegan.errors import StyleGANError
 from stylegan.metrics.equivariance import (
-    InputTransform,
     apply_fractional_pseudo_rotation,
     apply_fractional_rotation,
     apply_fractional_translation,
     apply_integer_translation,
     equivariance_metrics,
     official_metric,
-    periodic_resample,
     psnr_from_sums,
     rotation_matrix,
-    transform_kind,
     translation_matrix,
+)
+from stylegan.networks.transform import (
+    InputTransform,
+    periodic_resample,
+    transform_kind,
     user_transform_matrix,
 )
+from tiny_networks import tiny_network
 
 # ----------------------------------------------------------------------------------------------
 # Toy generators
@@ -358,37 +361,16 @@ def test_needs_a_selection():
 # Real networks
 
 
-def small_stylegan2(res=32):
-    from stylegan.networks.stylegan2 import Generator
+SMALL = dict(z_dim=32, w_dim=32, channel_base=1024, channel_max=32)
 
-    torch.manual_seed(0)
-    return Generator(
-        z_dim=32,
-        c_dim=0,
-        w_dim=32,
-        img_resolution=res,
-        img_channels=3,
-        mapping_kwargs={"num_layers": 2},
-        channel_base=1024,
-        channel_max=32,
-    ).eval()
+
+def small_stylegan2(res=32):
+    return tiny_network("stylegan2.Generator", img_resolution=res, **SMALL).eval()
 
 
 def small_stylegan3(res=32):
-    stylegan3 = pytest.importorskip(
-        "stylegan.networks.stylegan3", reason="the StyleGAN3 network is not importable yet"
-    )
-    torch.manual_seed(0)
-    return stylegan3.Generator(
-        z_dim=32,
-        c_dim=0,
-        w_dim=32,
-        img_resolution=res,
-        img_channels=3,
-        channel_base=1024,
-        channel_max=32,
-        num_layers=6,
-        margin_size=4,
+    return tiny_network(
+        "stylegan3.Generator", img_resolution=res, num_layers=6, num_critical=2, **SMALL
     ).eval()
 
 

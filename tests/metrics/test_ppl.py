@@ -9,7 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from stylegan.metrics.ppl import ppl_from_samples, ppl_preprocess, ppl_samples, slerp
+from stylegan.metrics.ppl import ppl_from_samples, ppl_preprocess, ppl_samples, unit_slerp
+from tiny_networks import tiny_network
 
 # ----------------------------------------------------------------------------------------------
 # Toy generator: identity mapping, synthesis linear in w, with an optional noise buffer.
@@ -73,25 +74,25 @@ def sq_dist_w_units(img0, img1):
 
 
 # ----------------------------------------------------------------------------------------------
-# slerp
+# unit_slerp
 
 
-def test_slerp_endpoints_unit_norm_and_constant_speed():
+def test_unit_slerp_endpoints_unit_norm_and_constant_speed():
     g = torch.Generator().manual_seed(0)
     a = torch.randn(5, 7, generator=g, dtype=torch.float64)
     b = torch.randn(5, 7, generator=g, dtype=torch.float64)
     ah, bh = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
-    torch.testing.assert_close(slerp(a, b, 0.0), ah)
-    torch.testing.assert_close(slerp(a, b, 1.0), bh)
+    torch.testing.assert_close(unit_slerp(a, b, 0.0), ah)
+    torch.testing.assert_close(unit_slerp(a, b, 1.0), bh)
     t = torch.rand(5, 1, generator=g, dtype=torch.float64)
-    out = slerp(a, b, t)
+    out = unit_slerp(a, b, t)
     torch.testing.assert_close(out.norm(dim=1), torch.ones(5, dtype=torch.float64))
     # On the great circle: angle to a is t * angle(a, b), angle to b the rest.
     theta = torch.acos((ah * bh).sum(1))
     torch.testing.assert_close(torch.acos((out * ah).sum(1)), t[:, 0] * theta)
     torch.testing.assert_close(torch.acos((out * bh).sum(1)), (1 - t[:, 0]) * theta)
     # Scaling either end does not matter.
-    torch.testing.assert_close(slerp(3 * a, 0.5 * b, t), out)
+    torch.testing.assert_close(unit_slerp(3 * a, 0.5 * b, t), out)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -230,18 +231,7 @@ def test_rejects_bad_arguments():
 
 
 def test_runs_on_the_real_generator():
-    stylegan2 = pytest.importorskip("stylegan.networks.stylegan2")
-    torch.manual_seed(0)
-    G = stylegan2.Generator(
-        z_dim=16,
-        c_dim=2,
-        w_dim=16,
-        img_resolution=16,
-        img_channels=3,
-        mapping_kwargs={"num_layers": 2},
-        channel_base=256,
-        channel_max=32,
-    ).eval()
+    G = tiny_network("stylegan2.Generator", c_dim=2).eval()
     buffers = {k: v.clone() for k, v in G.named_buffers() if k.endswith("noise_const")}
     assert buffers
     dist = ppl_samples(G, sq_dist_w_units, num_samples=4, space="w", crop=True, batch_size=2)

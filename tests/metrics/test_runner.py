@@ -21,7 +21,7 @@ import stylegan
 from stylegan.cli import cli
 from stylegan.errors import StyleGANError
 from stylegan.metrics import maths, runner
-from stylegan.networks.stylegan2 import Generator
+from tiny_networks import tiny_network
 
 RES = 16
 
@@ -80,11 +80,8 @@ def data(tmp_path) -> Path:
 
 @pytest.fixture
 def G():
-    torch.manual_seed(0)
-    return Generator(
-        z_dim=8, c_dim=0, w_dim=8, img_resolution=RES, img_channels=3,
-        channel_base=64, channel_max=8, mapping_kwargs={"num_layers": 1},
-    ).eval()  # fmt: skip
+    sizes = dict(z_dim=8, w_dim=8, img_resolution=RES, channel_base=64, channel_max=8)
+    return tiny_network("stylegan2.Generator", mapping_kwargs={"num_layers": 1}, **sizes).eval()
 
 
 def test_official_names_parse_to_the_official_settings():

@@ -18,6 +18,7 @@ from stylegan.networks.stylegan1 import (
     instance_norm,
 )
 from stylegan.ops.box_resample import box_downsample, nearest_upsample
+from tiny_networks import tiny_network
 
 TINY_G = dict(
     z_dim=16,
@@ -33,8 +34,7 @@ TINY_D = dict(c_dim=0, img_resolution=32, img_channels=3, channel_base=256, chan
 
 
 def tiny_g(seed: int = 0, **changes) -> Generator:
-    torch.manual_seed(seed)
-    G = Generator(**{**TINY_G, **changes})
+    G = tiny_network("stylegan1.Generator", seed, **{**TINY_G, **changes})
     # Non-zero noise strengths and biases, so that every path matters in the tests.
     with torch.no_grad():
         for name, p in G.named_parameters():
@@ -45,8 +45,7 @@ def tiny_g(seed: int = 0, **changes) -> Generator:
 
 
 def tiny_d(seed: int = 0, **changes) -> Discriminator:
-    torch.manual_seed(seed)
-    D = Discriminator(**{**TINY_D, **changes})
+    D = tiny_network("stylegan1.Discriminator", seed, **{**TINY_D, **changes})
     with torch.no_grad():
         for name, p in D.named_parameters():
             if name.endswith("bias"):

@@ -9,37 +9,19 @@ import pytest
 import torch
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
+from stylegan.images import to_uint8_nhwc
 from stylegan.networks.stylegan2 import Discriminator, Generator
+from tiny_networks import tiny_network
 
 ARCHS = ["orig", "skip", "resnet"]
 
 
 def tiny_g(**kwargs) -> Generator:
-    defaults = dict(
-        z_dim=16,
-        c_dim=0,
-        w_dim=16,
-        img_resolution=16,
-        img_channels=3,
-        channel_base=256,
-        channel_max=32,
-        mapping_kwargs=dict(num_layers=2),
-    )
-    return Generator(**{**defaults, **kwargs})
+    return tiny_network("stylegan2.Generator", seed=None, **kwargs)
 
 
 def tiny_d(**kwargs) -> Discriminator:
-    defaults = dict(
-        c_dim=0,
-        img_resolution=16,
-        img_channels=3,
-        channel_base=256,
-        channel_max=32,
-        mapping_kwargs=dict(num_layers=2),
-        epilogue_kwargs=dict(mbstd_group_size=2),
-    )
-    return Discriminator(**{**defaults, **kwargs})
+    return tiny_network("stylegan2.Discriminator", seed=None, **kwargs)
 
 
 def with_noise(G: Generator) -> Generator:
@@ -354,7 +336,7 @@ def test_generate_follows_the_official_seed_protocol():
     G.eval()
     z = torch.from_numpy(np.random.RandomState(7).randn(1, 16)).float()
     with torch.no_grad():
-        expected = to_uint8(G(z, torch.zeros(1, 0), truncation_psi=0.7, noise_mode="const"))
+        expected = to_uint8_nhwc(G(z, torch.zeros(1, 0), truncation_psi=0.7, noise_mode="const"))
     assert (out[1:].int() - expected.int()).abs().max() <= 1
 
 

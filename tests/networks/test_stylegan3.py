@@ -17,20 +17,9 @@ from stylegan.networks.stylegan3 import (
     layer_schedule,
     transform_matrix,
 )
+from tiny_networks import TINY_KWARGS, tiny_network
 
-# Small but complete: the default 14-layer schedule would only cost time here.
-TINY = dict(
-    z_dim=8,
-    c_dim=0,
-    w_dim=8,
-    img_resolution=16,
-    img_channels=3,
-    channel_base=64,
-    channel_max=16,
-    num_layers=4,
-    num_critical=1,
-    margin_size=4,
-)
+TINY = TINY_KWARGS["stylegan3.Generator"]
 R_KWARGS = dict(conv_kernel=1, use_radial_filters=True)
 
 # The generator keyword arguments NVIDIA's train.py writes for --cfg=stylegan3-t / -r (1024 px,
@@ -50,8 +39,7 @@ OFFICIAL_R = dict(OFFICIAL_T, channel_base=65536, channel_max=1024, **R_KWARGS)
 
 
 def tiny(seed: int = 0, **changes) -> Generator:
-    torch.manual_seed(seed)
-    return Generator(**{**TINY, **changes})
+    return tiny_network("stylegan3.Generator", seed, **changes)
 
 
 def test_registry_name():

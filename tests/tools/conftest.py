@@ -1,5 +1,5 @@
 """Generators for the tools' tests: a tiny stand-in with the real call signatures, and a tiny real
-StyleGAN2 generator when ``stylegan.networks.stylegan2`` is available."""
+StyleGAN2 generator."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from tiny_networks import tiny_network
 
 
 class StandInMapping(nn.Module):
@@ -80,19 +82,8 @@ class StandInGenerator(nn.Module):
 
 
 def real_generator(c_dim=0, img_channels=3, seed=0):
-    """A tiny real StyleGAN2 generator (16 px, 6 ws), or skip if the networks are not there yet."""
-    stylegan2 = pytest.importorskip("stylegan.networks.stylegan2")
-    torch.manual_seed(seed)
-    G = stylegan2.Generator(
-        z_dim=16,
-        c_dim=c_dim,
-        w_dim=16,
-        img_resolution=16,
-        img_channels=img_channels,
-        mapping_kwargs={"num_layers": 2},
-        channel_base=256,
-        channel_max=32,
-    ).eval()
+    """A tiny real StyleGAN2 generator (16 px, 6 ws)."""
+    G = tiny_network("stylegan2.Generator", seed, c_dim=c_dim, img_channels=img_channels).eval()
     with torch.no_grad():
         # A fresh network has w_avg = 0 and no noise; give both realistic values.
         G.mapping.w_avg.normal_(0, 0.5)
@@ -129,7 +120,7 @@ def make_standin():
 
 @pytest.fixture(scope="session")
 def make_real():
-    """Build a tiny real StyleGAN2 generator (skips while the networks are missing)."""
+    """Build a tiny real StyleGAN2 generator."""
     return real_generator
 
 

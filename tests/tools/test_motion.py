@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from stylegan.errors import StyleGANError
-from stylegan.metrics.equivariance import user_transform_matrix
+from stylegan.networks.transform import user_transform_matrix
 from stylegan.tools.generate import generate_images
 from stylegan.tools.motion import (
     motion_frames,
@@ -18,26 +18,13 @@ from stylegan.tools.motion import (
     transformed_images,
     write_motion_video,
 )
+from tiny_networks import tiny_network
 
 
 @pytest.fixture(scope="module")
 def sg3():
-    stylegan3 = pytest.importorskip(
-        "stylegan.networks.stylegan3", reason="the StyleGAN3 network is not importable yet"
-    )
-    torch.manual_seed(0)
-    G = stylegan3.Generator(
-        z_dim=16,
-        c_dim=0,
-        w_dim=16,
-        img_resolution=32,
-        img_channels=3,
-        channel_base=1024,
-        channel_max=32,
-        num_layers=6,
-        margin_size=4,
-    ).eval()
-    return G
+    sizes = dict(z_dim=16, w_dim=16, img_resolution=32, channel_base=1024, channel_max=32)
+    return tiny_network("stylegan3.Generator", num_layers=6, num_critical=2, **sizes).eval()
 
 
 def test_parsers():
@@ -128,19 +115,7 @@ def test_works_on_stylegan2(make_real):
 
 
 def test_side_by_side_stylegan2_vs_stylegan3(sg3):
-    from stylegan.networks.stylegan2 import Generator
-
-    torch.manual_seed(1)
-    G2 = Generator(
-        z_dim=16,
-        c_dim=0,
-        w_dim=16,
-        img_resolution=32,
-        img_channels=3,
-        mapping_kwargs={"num_layers": 2},
-        channel_base=256,
-        channel_max=16,
-    ).eval()
+    G2 = tiny_network("stylegan2.Generator", 1, img_resolution=32, channel_max=16).eval()
     frames = list(motion_frames(G2, [0], motion="pan", num_frames=2, compare=sg3))
     assert [f.shape for f in frames] == [(32, 64, 3)] * 2
 

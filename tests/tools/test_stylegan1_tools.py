@@ -21,15 +21,13 @@ from stylegan.tools.frequency import style_mixing_frequency
 from stylegan.tools.generate import resolve_truncation
 from stylegan.tools.noise import noise_variation_figure
 from stylegan.tools.truncation import parse_psi, truncated_ws, truncation_images
+from tiny_networks import tiny_network
 
 TRAINED = Path(__file__).parents[1] / "fixtures" / "stylegan1_tiny" / "G_ema.safetensors"
 
 
 def _tiny(seed: int = 0) -> Generator:
-    torch.manual_seed(seed)
-    G = Generator(
-        16, 0, 16, 16, 3, channel_base=64, channel_max=8, mapping_kwargs={"num_layers": 2}
-    )
+    G = tiny_network("stylegan1.Generator", seed)
     with torch.no_grad():
         for name, p in G.named_parameters():
             if name.endswith("noise_strength"):

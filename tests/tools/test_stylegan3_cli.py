@@ -8,14 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 from PIL import Image
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.networks.stylegan2 import Generator as StyleGAN2Generator
 from stylegan.networks.stylegan3 import Generator
+from tiny_networks import tiny_network
 
 RES = 16
 TINY = dict(
@@ -30,18 +29,13 @@ def run(*args: str):
 
 @pytest.fixture(scope="module")
 def sg3(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    G = Generator(**TINY).eval()
+    G = tiny_network("stylegan3.Generator", num_critical=2, **TINY).eval()
     return stylegan.save(tmp_path_factory.mktemp("nets") / "sg3", G_ema=G)
 
 
 @pytest.fixture(scope="module")
 def sg2(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    G = StyleGAN2Generator(
-        z_dim=16, c_dim=0, w_dim=16, img_resolution=RES, img_channels=3, channel_base=256,
-        channel_max=32, mapping_kwargs={"num_layers": 2},
-    ).eval()  # fmt: skip
+    G = tiny_network("stylegan2.Generator", img_resolution=RES).eval()
     return stylegan.save(tmp_path_factory.mktemp("nets") / "sg2", G_ema=G)
 
 

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
+from stylegan.images import to_uint8_nhwc
 from stylegan.latents import class_labels, z_from_seeds
 from stylegan.tools.generate import generate_images, save_images, seeds_to_ws
 
@@ -43,7 +43,7 @@ def test_official_seed_protocol(G):
     assert torch.equal(z.float(), z_from_seeds(seeds, G.z_dim))
     c = class_labels(None, G.c_dim, len(seeds))
     with torch.no_grad():
-        expected = to_uint8(G(z.float(), c, truncation_psi=0.6, noise_mode="const")).numpy()
+        expected = to_uint8_nhwc(G(z.float(), c, truncation_psi=0.6, noise_mode="const")).numpy()
     got = generate_images(G, seeds, truncation_psi=0.6, batch_size=len(seeds))
     assert np.abs(got.astype(int) - expected.astype(int)).max() <= 1
 
@@ -81,7 +81,7 @@ def test_conditional_real_generator(make_real):
     assert not np.array_equal(images[0], other[0])
     z = z_from_seeds([1], G.z_dim)
     with torch.no_grad():
-        expected = to_uint8(G(z, class_labels(2, 3, 1), noise_mode="const")).numpy()
+        expected = to_uint8_nhwc(G(z, class_labels(2, 3, 1), noise_mode="const")).numpy()
     assert np.abs(other.astype(int) - expected.astype(int)).max() <= 1
 
 
@@ -133,3 +133,12 @@ def test_greyscale_images_save(tmp_path, make_standin):
     assert images.shape[-1] == 1
     paths = save_images(images, [0, 1], tmp_path)
     assert np.asarray(Image.open(paths[0])).shape == (G.img_resolution, G.img_resolution)
+
+
+@pytest.mark.parametrize("truncation_psi", [None, 0.6])
+def test_generate_images_and_G_generate_are_one_path(make_real, truncation_psi):
+    G = make_real(c_dim=3)
+    seeds = [4, 0, 9]
+    kwargs = dict(truncation_psi=truncation_psi, class_idx=1, batch_size=2)
+    images = generate_images(G, seeds, **kwargs)
+    np.testing.assert_array_equal(images, G.generate(seeds, **kwargs).numpy())

@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
+from stylegan.images import to_uint8_nhwc
 from stylegan.tools.generate import generate_images, seeds_to_ws
 from stylegan.tools.mixing import (
     named_style_range,
@@ -64,7 +64,7 @@ def test_cells_equal_synthesis_of_manually_mixed_ws(G):
             w[styles] = col_ws[j][styles]  # official style_mixing.py
             manual.append(w)
     with torch.no_grad():
-        expected = to_uint8(G.synthesis(torch.stack(manual), noise_mode="const")).numpy()
+        expected = to_uint8_nhwc(G.synthesis(torch.stack(manual), noise_mode="const")).numpy()
     expected = expected.reshape(cells.shape)
     assert np.abs(cells.astype(int) - expected.astype(int)).max() <= 1
     np.testing.assert_array_equal(rows, generate_images(G, ROWS, truncation_psi=0.8))

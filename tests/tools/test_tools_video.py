@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
+from stylegan.images import to_uint8_nhwc
 from stylegan.latents import z_from_seeds
 from stylegan.tools import video as video_module
 from stylegan.tools.generate import generate_images, seeds_to_ws
@@ -78,7 +78,7 @@ def test_linear_w_frames_are_lerps(standin):
     # Frame 6 is halfway back from keyframe 1 to keyframe 0 (the video loops).
     with torch.no_grad():
         mid = standin.synthesis(((ws[0] + ws[1]) / 2)[None], noise_mode="const")
-    np.testing.assert_array_equal(frames[6], to_uint8(mid)[0].numpy())
+    np.testing.assert_array_equal(frames[6], to_uint8_nhwc(mid)[0].numpy())
 
 
 def test_slerp_in_z(standin):
@@ -89,7 +89,7 @@ def test_slerp_in_z(standin):
 
     zmid = slerp(z[:1], z[1:], 0.5)
     with torch.no_grad():
-        expected = to_uint8(standin(zmid, torch.zeros([1, 0]), noise_mode="const"))[0].numpy()
+        expected = to_uint8_nhwc(standin(zmid, torch.zeros([1, 0]), noise_mode="const"))[0].numpy()
     np.testing.assert_array_equal(frames[1], expected)
 
 

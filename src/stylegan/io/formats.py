@@ -167,7 +167,8 @@ def load_any(
     """Load a checkpoint of any supported format as a :class:`Checkpoint` of our networks.
 
     ``force_fp16`` sets ``num_fp16_res=4, conv_clamp=256`` like the official ``--force-fp16``
-    (the clamp changes outputs; the fp16 itself runs once mixed precision lands, fp32 till then).
+    (the clamp changes outputs; those blocks compute in fp16 once
+    :func:`stylegan.networks.layers.set_mixed_precision` is called, in fp32 until then).
     """
     path = resolve_path(path_or_url)
     nets = None if nets is None else list(nets)

@@ -1,8 +1,8 @@
 """Short names for NVIDIA's published networks, so ``--network stylegan2-ffhq-1024x1024`` works.
 
 Each name stands for the official download URL; the file is fetched once into the cache
-(:mod:`stylegan.io.download`) and read with the safe loader like any other pickle. StyleGAN3
-files are listed for completeness; they load once that architecture lands.
+(:mod:`stylegan.io.download`) and read with the safe loader like any other pickle, StyleGAN3's
+(T and R) included.
 """
 
 from __future__ import annotations

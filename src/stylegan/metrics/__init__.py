@@ -13,7 +13,7 @@ from stylegan.metrics.maths import (
     kernel_inception_distance,
     precision_recall,
 )
-from stylegan.metrics.ppl import ppl_from_samples, ppl_preprocess, ppl_samples, slerp
+from stylegan.metrics.ppl import ppl_from_samples, ppl_preprocess, ppl_samples, unit_slerp
 
 __all__ = [
     "FeatureStats",
@@ -24,5 +24,5 @@ __all__ = [
     "ppl_preprocess",
     "ppl_samples",
     "precision_recall",
-    "slerp",
+    "unit_slerp",
 ]

@@ -21,16 +21,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ppl_from_samples", "ppl_preprocess", "ppl_samples", "slerp"]
+__all__ = ["ppl_from_samples", "ppl_preprocess", "ppl_samples", "unit_slerp"]
 
 
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
+def unit_slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor | float) -> torch.Tensor:
     """Spherical interpolation between the directions of ``a`` and ``b`` (last dim), unit-norm.
 
     As in the official metric both ends are normalised first and the result is a unit vector:
     for Gaussian z only the direction matters once the mapping network normalises its input, and
     the great circle keeps every interpolant at the "typical" radius. ``t`` broadcasts against
-    ``a[..., :1]``; ``t`` outside [0, 1] keeps going round the circle.
+    ``a[..., :1]``; ``t`` outside [0, 1] keeps going round the circle. (The videos' norm-keeping
+    interpolation is :func:`stylegan.tools.interpolate.slerp`.)
     """
     a = a / a.norm(dim=-1, keepdim=True)
     b = b / b.norm(dim=-1, keepdim=True)
@@ -161,8 +162,8 @@ def ppl_samples(
                 wt0 = w0.lerp(w1, tw)
                 wt1 = w0.lerp(w1, tw + epsilon)
             else:
-                zt0 = slerp(z0, z1, t[:, None])
-                zt1 = slerp(z0, z1, t[:, None] + epsilon)
+                zt0 = unit_slerp(z0, z1, t[:, None])
+                zt1 = unit_slerp(z0, z1, t[:, None] + epsilon)
                 wt0, wt1 = G.mapping(z=torch.cat([zt0, zt1]), c=cc).chunk(2)
 
             for buf in noise_bufs:

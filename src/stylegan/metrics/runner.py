@@ -30,6 +30,7 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.metrics import maths
 from stylegan.metrics.ppl import ppl_from_samples, ppl_samples
+from stylegan.runtime import format_time
 
 DETECTORS = ("inception", "vgg16", "effnet")
 DEFAULT_DETECTOR = {"fid": "inception", "kid": "inception", "is": "inception", "pr": "vgg16"}
@@ -124,8 +125,12 @@ def get_detector(name: str, device: torch.device, path: str | None = None):
     return _detectors[key]
 
 
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in [-1, 1] to uint8 RGB, rounded as the official metrics do."""
+def to_uint8_nchw(images: torch.Tensor) -> torch.Tensor:
+    """Generator output ``[N, C, H, W]`` in [-1, 1] to uint8 RGB ``[N, 3, H, W]`` on its device.
+
+    The official metrics' arithmetic: add 128 and truncate (half up, where
+    :func:`stylegan.images.to_uint8_nhwc` rounds half to even); grey is repeated to RGB.
+    """
     images = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
     return images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images
 
@@ -238,7 +243,7 @@ def generated_images(
             z = torch.randn([n, G.z_dim], generator=gen).to(device)
             c = sample_c(n).to(device)
             with torch.no_grad():
-                yield to_uint8(G(z, c, truncation_psi=1, noise_mode="random"))
+                yield to_uint8_nchw(G(z, c, truncation_psi=1, noise_mode="random"))
 
 
 def generator_features(
@@ -277,8 +282,6 @@ class MetricResult:
 
     def as_jsonl(self, snapshot: str | None = None) -> dict[str, Any]:
         """The record NVIDIA's tools append to ``metric-<name>.jsonl``."""
-        from stylegan.training.stats import format_time
-
         return {
             "results": self.results,
             "metric": self.spec.name,

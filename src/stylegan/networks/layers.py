@@ -13,9 +13,10 @@ from typing import Any, ClassVar
 
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from stylegan.errors import StyleGANError
-from stylegan.images import to_uint8
+from stylegan.images import to_uint8_nhwc
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
 from stylegan.ops import bias_act, conv2d_resample, upfirdn2d
 
@@ -428,7 +429,6 @@ class GenerateMixin:
             f"img_resolution={self.img_resolution}, img_channels={self.img_channels}"
         )
 
-    @torch.no_grad()
     def generate(
         self,
         seeds: int | str | Sequence[int],
@@ -441,28 +441,51 @@ class GenerateMixin:
         """Images for ``seeds`` as uint8 ``[N, H, W, C]`` on the CPU, seed for seed the same as
         NVIDIA's ``gen_images.py`` (z from ``RandomState(seed)``, constant noise by default;
         ``truncation_psi=None``: the network's :attr:`default_truncation`)."""
-        seeds = parse_seeds(seeds)
-        if not seeds:
-            raise StyleGANError("no seeds given: pass at least one, e.g. seeds=[0, 1, 2]")
-        if batch_size < 1:
-            raise StyleGANError(f"batch_size must be >= 1, got {batch_size}")
-        device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        try:
-            images = []
-            for start in range(0, len(seeds), batch_size):
-                chunk = seeds[start : start + batch_size]
-                z = z_from_seeds(chunk, self.z_dim, device=device)
-                c = class_labels(class_idx, self.c_dim, len(chunk), device=device)
-                img = self(
-                    z,
-                    c,
-                    truncation_psi=truncation_psi,
-                    truncation_cutoff=truncation_cutoff,
-                    noise_mode=noise_mode,
-                )
-                images.append(to_uint8(img))
-        finally:
-            self.train(was_training)
-        return torch.cat(images)
+        return seeds_to_images(
+            self, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size
+        )
+
+
+@torch.no_grad()
+def seeds_to_images(
+    G: nn.Module,
+    seeds: int | str | Sequence[int],
+    truncation_psi: float | None = None,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    progress: bool = False,
+) -> torch.Tensor:
+    """The one path from seeds to uint8 ``[N, H, W, C]`` CPU images, behind ``G.generate`` and
+    :func:`stylegan.tools.generate.generate_images`: any module with ``mapping``, ``synthesis``,
+    ``z_dim`` and ``c_dim`` (``truncation_psi=None``: its ``default_truncation``, if any).
+
+    Each batch of seeds is mapped and rendered on its own, so memory stays that of one batch.
+    """
+    seeds = parse_seeds(seeds)
+    if not seeds:
+        raise StyleGANError("no seeds given: pass at least one, e.g. seeds=[0, 1, 2]")
+    if batch_size < 1:
+        raise StyleGANError(f"batch size must be at least 1, got {batch_size}")
+    if truncation_cutoff is not None and truncation_cutoff < 0:
+        raise StyleGANError(f"truncation cutoff must be 0 or more, got {truncation_cutoff}")
+    if truncation_psi is None:
+        truncation_psi, truncation_cutoff = getattr(G, "default_truncation", (1.0, None))
+    device = next(iter(G.parameters()), torch.empty(0)).device
+    starts = range(0, len(seeds), batch_size)
+    if progress:
+        starts = tqdm(starts, desc="generating", unit="batch")
+    was_training = G.training
+    G.eval()
+    try:
+        images = []
+        for start in starts:
+            chunk = seeds[start : start + batch_size]
+            z = z_from_seeds(chunk, G.z_dim, device=device)
+            c = class_labels(class_idx, G.c_dim, len(chunk), device=device)
+            ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+            images.append(to_uint8_nhwc(G.synthesis(ws, noise_mode=noise_mode)))
+    finally:
+        G.train(was_training)
+    return torch.cat(images)

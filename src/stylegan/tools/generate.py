@@ -16,9 +16,9 @@ from tqdm import tqdm
 
 from stylegan.devices import resolve_device
 from stylegan.errors import StyleGANError
-from stylegan.images import make_grid, save_image, to_uint8
+from stylegan.images import make_grid, save_image, to_uint8_nhwc
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-from stylegan.networks.layers import check_noise_mode
+from stylegan.networks.layers import check_noise_mode, seeds_to_images
 
 
 def prepare_generator(G: nn.Module, device=None) -> tuple[nn.Module, torch.device]:
@@ -113,7 +113,7 @@ def synthesize(
 ) -> np.ndarray:
     """Render ``ws [N, num_ws, w_dim]`` in batches -> uint8 images ``[N, H, W, C]``."""
     images = synthesize_float(G, ws, noise_mode, batch_size, progress, desc)
-    return to_uint8(images).numpy()
+    return to_uint8_nhwc(images).numpy()
 
 
 def generate_images(
@@ -130,12 +130,16 @@ def generate_images(
     """One image per seed as uint8 ``[N, H, W, C]``, as the official ``gen_images.py`` makes them.
 
     ``z = RandomState(seed).randn(z_dim)``; ``class_idx`` is required for conditional networks
-    and refused for unconditional ones; ``device`` defaults to where ``G`` lives.
+    and refused for unconditional ones; ``device`` defaults to where ``G`` lives. The same path
+    as ``G.generate`` (:func:`stylegan.networks.layers.seeds_to_images`), bit for bit.
     """
     check_noise_mode(noise_mode)
-    G, device = prepare_generator(G, device)
-    ws = seeds_to_ws(G, seeds, truncation_psi, truncation_cutoff, class_idx, device=device)
-    return synthesize(G, ws, noise_mode, batch_size, progress)
+    check_batch_size(batch_size)
+    G, _ = prepare_generator(G, device)
+    images = seeds_to_images(
+        G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, progress
+    )
+    return images.numpy()
 
 
 def save_images(

@@ -11,7 +11,7 @@ StyleGAN3 networks are moved through ``G.synthesis.input.transform``, set exactl
 ``gen_images.py`` / ``gen_video.py`` do (``inv(make_transform(translate, rotate))``);
 StyleGAN2 networks, which have no such input, by resampling their learned 4x4 constant as a
 periodic band-limited signal, the convention of our equivariance metrics (see
-:mod:`stylegan.metrics.equivariance`). The transform is restored after every frame.
+:mod:`stylegan.networks.transform`). The transform is restored after every frame.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tqdm import tqdm
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid
 from stylegan.latents import parse_seeds
-from stylegan.metrics.equivariance import InputTransform, transform_kind, user_transform_matrix
+from stylegan.networks.transform import InputTransform, transform_kind, user_transform_matrix
 from stylegan.tools.generate import (
     check_batch_size,
     check_noise_mode,

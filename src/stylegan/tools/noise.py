@@ -15,7 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from stylegan.errors import StyleGANError
-from stylegan.images import make_grid, to_uint8
+from stylegan.images import make_grid, to_uint8_nhwc
 from stylegan.latents import parse_seeds
 from stylegan.tools.generate import check_batch_size, prepare_generator, seeds_to_ws
 
@@ -119,6 +119,6 @@ def noise_variation_figure(
             batch_size,
             keep=num_samples,
         )
-        row = to_uint8(samples).numpy()
+        row = to_uint8_nhwc(samples).numpy()
         rows.append(np.concatenate([row, std_to_grey(std, row.shape[3])[None]]))
     return make_grid(np.concatenate(rows), cols=num_samples + 1)

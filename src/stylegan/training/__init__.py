@@ -1,4 +1,4 @@
-"""StyleGAN2 training: presets, losses, EMA, the resumable training state and the loop.
+"""Training StyleGAN 1, 2 and 3: presets, losses, EMA, the resumable training state and the loop.
 
 >>> from stylegan.training import make_config, train
 >>> run_dir = train(make_config("small", total_kimg=20), outdir="training-runs")

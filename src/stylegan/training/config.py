@@ -150,15 +150,17 @@ class TrainingConfig:
     @property
     def g_lazy_ratio(self) -> float:
         """c = k / (k + 1) for the G optimiser (1 without lazy regularisation)."""
-        return _lazy_ratio(self.g_reg_interval)
+        return lazy_ratio(self.g_reg_interval)
 
     @property
     def d_lazy_ratio(self) -> float:
         """c = k / (k + 1) for the D optimiser (1 without lazy regularisation)."""
-        return _lazy_ratio(self.d_reg_interval)
+        return lazy_ratio(self.d_reg_interval)
 
 
-def _lazy_ratio(interval: int | None) -> float:
+def lazy_ratio(interval: int | None) -> float:
+    """Lazy regularisation's ``c = k / (k + 1)`` for a reg interval ``k`` (1 without it): ``k + 1``
+    optimiser steps come out of every ``k`` minibatches (StyleGAN2 paper, appendix B)."""
     return 1.0 if interval is None else interval / (interval + 1)
 
 

@@ -1,4 +1,5 @@
-"""The StyleGAN training loop: ``train()`` opens a run and steps until ``total_kimg``.
+"""The training loop of every generation (StyleGAN 1, 2 and 3): ``train()`` opens a run and
+steps until ``total_kimg``.
 
 Every step is :func:`~stylegan.training.step.training_step` on one minibatch. Every
 ``kimg_per_tick`` thousand images a tick line goes to ``log.txt``, and every few ticks a sample

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stylegan.images import make_grid, save_image, to_uint8
+from stylegan.images import make_grid, save_image, to_uint8_nhwc
 from stylegan.latents import z_from_seeds
 from stylegan.training.config import TrainingConfig
 
@@ -64,5 +64,5 @@ def save_fakes(G_ema, grid: SampleGrid, path: Path, batch_size: int = 32) -> Pat
     images = []
     for z, c in zip(grid.z.split(batch_size), grid.c.split(batch_size), strict=True):
         img = G_ema(z.to(device), c.to(device), truncation_psi=1, noise_mode="const")
-        images.append(to_uint8(img))
+        images.append(to_uint8_nhwc(img))
     return save_image(make_grid(torch.cat(images).numpy(), cols=grid.columns), path)

@@ -19,7 +19,7 @@ from torch import nn
 
 from stylegan.errors import StyleGANError
 from stylegan.networks.presets import NetworkPreset, create_pair, stylegan3_magnitude_ema_beta
-from stylegan.training.config import TrainingConfig
+from stylegan.training.config import TrainingConfig, lazy_ratio
 
 STATE_VERSION = 1
 
@@ -86,11 +86,10 @@ def lazy_adam(
 ) -> torch.optim.Adam:
     """Adam for a network regularised every ``reg_interval`` steps.
 
-    Lazy regularisation makes ``k + 1`` optimiser steps out of every ``k`` minibatches, so the
-    learning rate and the betas are corrected with ``c = k / (k + 1)``: ``lr * c`` and
-    ``beta ** c`` (StyleGAN2 paper, appendix B).
+    The learning rate and the betas are corrected with :func:`lazy_ratio`'s ``c``: ``lr * c`` and
+    ``beta ** c``.
     """
-    c = 1.0 if reg_interval is None else reg_interval / (reg_interval + 1)
+    c = lazy_ratio(reg_interval)
     return torch.optim.Adam(params, lr=lr * c, betas=tuple(b**c for b in betas), eps=eps)
 
 

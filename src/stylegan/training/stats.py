@@ -12,6 +12,9 @@ from pathlib import Path
 
 import torch
 
+# Re-exported for the training loop's log line; defined below every layer that prints times.
+from stylegan.runtime import format_time as format_time
+
 
 class StatsCollector:
     """Accumulates named values over a tick; :meth:`summary` gives ``{name: {num, mean, std}}``.
@@ -103,18 +106,6 @@ class RunLog:
             self._tb.close()
         self._log.close()
         self._jsonl.close()
-
-
-def format_time(seconds: float) -> str:
-    """``42s``, ``5m 03s``, ``2h 07m``, ``3d 04h`` like NVIDIA's logs."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {(s // 60) % 60:02d}m"
-    return f"{s // 86400}d {(s // 3600) % 24:02d}h"
 
 
 def cpu_memory_gb() -> float:

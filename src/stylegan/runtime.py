@@ -1,5 +1,9 @@
-"""Tune glibc's malloc for CPU inference, where every layer allocates large temporaries.
+"""How the process runs: CPU allocator tuning, and durations written as NVIDIA's logs write them.
 
+Nothing here knows about networks; any layer may use it (the CLI, the training log, metric
+records).
+
+Tuning glibc's malloc for CPU inference, where every layer allocates large temporaries:
 glibc serves each allocation above ``M_MMAP_THRESHOLD`` (128 KiB, adapting up to 32 MiB) with
 a fresh ``mmap`` and returns it with ``munmap`` when freed. A generator at 256 px allocates
 tensors of 30-130 MiB layer after layer, so every one of them is mapped, page-faulted in 4 KiB
@@ -67,3 +71,15 @@ def tune_cpu_allocator() -> bool:
     ok = mallopt(_M_TOP_PAD, _TOP_PAD) == 1 and ok
     _tuned = ok
     return ok
+
+
+def format_time(seconds: float) -> str:
+    """``42s``, ``5m 03s``, ``2h 07m``, ``3d 04h`` like NVIDIA's logs."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h {(s // 60) % 60:02d}m"
+    return f"{s // 86400}d {(s // 3600) % 24:02d}h"
