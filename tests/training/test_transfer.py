@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import write_shapes_dataset
 
+from conftest import write_shapes_dataset
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint
 from stylegan.io.formats import convert
