@@ -54,16 +54,16 @@ def check_new_destination(
     here = Path.cwd().resolve()
     if resolved == here or resolved in here.parents:
         raise StyleGANError(
-            f"{path} is the current folder or one above it, not a destination to write "
-            f"{kind} over; give a new name, e.g. {path / 'out'}"
+            f"{path} is the current folder or one above it, never replaced by an output; "
+            f"give a new name inside it, e.g. {path / 'out'}"
         )
     check_writable_dir(path.parent, what="destination folder")
     if not (path.exists() or path.is_symlink()):
         return path
     if not overwrite:
         raise StyleGANError(
-            f"{path} already exists; choose a new name, or pass --overwrite (overwrite=True) "
-            "to replace it"
+            f"{path} already exists; choose a new name, or replace it with --overwrite "
+            "(overwrite=True in Python)"
         )
     if path.is_symlink() or replaceable is None or not replaceable(path):
         raise StyleGANError(
