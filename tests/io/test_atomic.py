@@ -5,6 +5,7 @@ import errno
 import os
 import subprocess
 from collections import namedtuple
+from pathlib import Path
 
 import pytest
 import torch
@@ -192,9 +193,48 @@ def test_stale_temporaries_of_dead_processes_are_removed_at_the_next_write(tmp_p
     live.mkdir()
     mine = tmp_path / ".notes.tmp-draft"  # not one of ours: the pid part is not a number
     mine.write_text("keep")
+    alike = tmp_path / f".draft.txt.tmp-{dead_pid()}"  # another program's, named alike
+    alike.write_text("someone's unsaved text")
+    other = tmp_path / f".photos.tmp-{dead_pid()}"
+    other.mkdir()
+    (other / "a.jpg").write_bytes(b"\xff\xd8")
     ckpt.save_checkpoint(tmp_path / "network-snapshot-000016", {"G": nets["G"]})
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted([live.name, mine.name, "network-snapshot-000016"])
+    kept = [live.name, mine.name, alike.name, other.name]
+    assert names == sorted([*kept, "network-snapshot-000016"])
+    assert atomic.clean_stale_temporaries(tmp_path) == []
+
+
+def test_partial_temporaries_of_every_writer_are_recognised(tmp_path, nets, monkeypatch):
+    from stylegan.io import formats
+
+    def dies_midway(real):
+        def write(obj, path, *args, **kwargs):
+            real(obj, path, *args, **kwargs)
+            data = Path(path).read_bytes()
+            Path(path).write_bytes(data[: len(data) // 3])  # cut short, as by kill -9
+            raise KeyboardInterrupt
+
+        return write
+
+    # Pretend each writer ran in a process that has died since: its temporary is stale.
+    monkeypatch.setattr(atomic, "temporary_path", lambda path, kind="tmp": path.with_name(
+        f".{path.name}.{kind}-{dead_pid()}"))  # fmt: skip
+    monkeypatch.setattr(atomic, "remove_path", lambda path: None)  # the dead leave it behind
+    monkeypatch.setattr(ckpt, "save_file", dies_midway(ckpt.save_file))
+    monkeypatch.setattr(formats.torch, "save", dies_midway(formats.torch.save))
+    writes = [
+        lambda: ckpt.save_checkpoint(tmp_path / "net", nets),
+        lambda: ckpt.save_checkpoint(tmp_path / "net.safetensors", nets),
+        lambda: formats.save_as(tmp_path / "net.pt", nets, to="official"),
+    ]
+    for write in writes:
+        with pytest.raises(KeyboardInterrupt):
+            write()
+    assert len(list(tmp_path.iterdir())) == 3
+    monkeypatch.undo()
+    assert len(atomic.clean_stale_temporaries(tmp_path)) == 3
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- a full disk --------------------------------------------------------------------------------
@@ -245,3 +285,22 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, nets, monkeyp
     with pytest.raises(StyleGANError, match=r"not enough disk space .*0\.0 MiB free"):
         stylegan.save(tmp_path / "net", G=nets["G"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_during_a_pt_export_is_one_line(tmp_path, nets, monkeypatch):
+    from stylegan.io import formats
+
+    previous = formats.save_as(tmp_path / "g.pt", {"G": nets["G"]}, to="official")
+    before = tree_digest(tmp_path)
+    free = iter([10**12])  # enough at the check before writing, then the disk is full
+    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: next(free, 0))
+
+    def torch_save_on_a_full_disk(obj, path):
+        path.write_bytes(b"PK\x03\x04 partial")
+        # what torch.save raises: no errno, no "No space left on device"
+        raise RuntimeError("[enforce fail] PytorchStreamWriter failed writing file data/3")
+
+    monkeypatch.setattr(formats.torch, "save", torch_save_on_a_full_disk)
+    with pytest.raises(StyleGANError, match=r"^not enough disk space to write .*g\.pt: it needs"):
+        formats.save_as(previous, nets, to="official", overwrite=True)
+    assert tree_digest(tmp_path) == before

@@ -152,7 +152,8 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
     """Recover interrupted swaps, then delete ``.NAME.tmp-PID`` left by dead processes.
 
     Each can be a whole checkpoint left by ``kill -9``; those of live processes (a writer at
-    work) are never touched. Returns the paths removed.
+    work) are never touched, nor anything whose content is not of a kind we write (another
+    program may name its temporaries alike). Returns the paths removed.
     """
     folder = Path(folder)
     recover_interrupted_swap(folder)
@@ -161,10 +162,35 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
     removed = []
     for entry in folder.iterdir():
         match = TEMPORARY_PATTERN.match(entry.name)
-        if match and match["kind"] == "tmp" and not process_alive(int(match["pid"])):
+        if not (match and match["kind"] == "tmp") or process_alive(int(match["pid"])):
+            continue
+        if _written_by_us(entry):
             remove_path(entry)
             removed.append(entry)
     return removed
+
+
+def _written_by_us(path: Path) -> bool:
+    """Whether a (possibly partial) temporary holds only data of the kinds our writers write:
+    safetensors, ``torch.save`` zips, pickles, JSON; a folder only such files."""
+    if path.is_symlink():
+        return False
+    if path.is_dir():
+        return all(
+            p.is_file() and not p.is_symlink() and (p.suffix == ".json" or _written_by_us(p))
+            for p in path.iterdir()
+        )
+    if not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if not head:  # died right after creating it: nothing to lose
+        return True
+    from stylegan.io.formats import ZIP_MAGIC  # torch.save
+
+    # safetensors: an 8-byte little-endian header length, then the JSON header
+    safetensors = len(head) == 9 and head[8:9] == b"{"
+    return safetensors or head.startswith(ZIP_MAGIC) or head[:1] == b"\x80"  # pickle >= 2
 
 
 def _mib(num_bytes: float) -> str:
