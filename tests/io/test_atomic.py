@@ -304,3 +304,17 @@ def test_disk_full_during_a_pt_export_is_one_line(tmp_path, nets, monkeypatch):
     with pytest.raises(StyleGANError, match=r"^not enough disk space to write .*g\.pt: it needs"):
         formats.save_as(previous, nets, to="official", overwrite=True)
     assert tree_digest(tmp_path) == before
+
+
+def test_recovery_racing_another_process_neither_fails_nor_loses(tmp_path, nets, monkeypatch):
+    snap = tmp_path / "network-snapshot-000004"
+    aside = ckpt.save_checkpoint(tmp_path / f".{snap.name}.old-{dead_pid()}", {"G": nets["G"]})
+    real_rename = os.rename
+
+    def another_rank_was_first(src, dest):
+        real_rename(src, dest)  # the other rank moves it back just before us
+        raise FileNotFoundError(src)
+
+    monkeypatch.setattr(os, "rename", another_rank_was_first)
+    assert atomic.recover_interrupted_swap(tmp_path) == []
+    assert networks_in(snap) == {"G"} and not aside.exists()

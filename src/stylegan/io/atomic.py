@@ -142,9 +142,15 @@ def recover_interrupted_swap(folder: str | Path) -> list[Path]:
     for _, entry, final in sorted(found, reverse=True):  # newest first, should there be several
         if final.exists() or final.is_symlink():
             remove_path(entry)
-        else:
+            continue
+        try:
             os.rename(entry, final)
-            restored.append(final)
+        except FileNotFoundError:  # another process (e.g. a second rank) recovered it first
+            continue
+        except OSError:  # ``final`` appeared meanwhile: the swap it belonged to is over
+            remove_path(entry)
+            continue
+        restored.append(final)
     return restored
 
 
