@@ -22,8 +22,12 @@ def load(path_or_url, net: str = "G_ema", device="cpu", force_fp16: bool = False
     return load_network(path_or_url, net=net, device=device, force_fp16=force_fp16)
 
 
-def save(path, **networks):
-    """Save networks (e.g. ``G_ema=G``) as safetensors plus a JSON config in folder ``path``."""
+def save(path, *, overwrite: bool = False, **networks):
+    """Save networks (e.g. ``G_ema=G``) as safetensors plus a JSON config in folder ``path``.
+
+    An existing ``path`` is refused unless ``overwrite=True``, and even then replaced only if
+    it is one of our checkpoints with nothing else in it.
+    """
     from stylegan.io.checkpoint import save_networks
 
-    return save_networks(path, **networks)
+    return save_networks(path, overwrite=overwrite, **networks)

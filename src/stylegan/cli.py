@@ -1041,11 +1041,19 @@ def _recorded_dataset(metadata: dict) -> str | None:
     is_flag=True,
     help="As NVIDIA's legacy.py: fp16 in the 4 highest resolutions, conv_clamp 256.",
 )
-def convert_command(source: str, dest: str, to: str, nets: tuple[str, ...], force_fp16: bool):
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace OUT if it exists and is a checkpoint of the --to format (nothing else).",
+)
+def convert_command(
+    source: str, dest: str, to: str, nets: tuple[str, ...], force_fp16: bool, overwrite: bool
+):
     """Convert a checkpoint (any format stylegan reads, or a URL) to another format."""
     from stylegan.io.formats import convert
 
-    path = convert(source, dest, to=to, nets=list(nets) or None, force_fp16=force_fp16)
+    nets_or_all = list(nets) or None
+    path = convert(source, dest, to, nets_or_all, force_fp16=force_fp16, overwrite=overwrite)
     click.echo(f"wrote {path} ({to})")
 
 

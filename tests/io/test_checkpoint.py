@@ -124,7 +124,10 @@ def test_training_state_round_trip(tmp_path, nets):
 def test_overwrite_replaces_and_crash_leaves_old_checkpoint(tmp_path, nets, monkeypatch):
     path = tmp_path / "snap"
     ckpt.save_checkpoint(path, {"G": nets["G"]})
-    ckpt.save_checkpoint(path, {"D": nets["D"]})
+    with pytest.raises(StyleGANError, match="already exists.*--overwrite"):
+        ckpt.save_checkpoint(path, {"D": nets["D"]})
+    assert set(ckpt.read_config(path)["networks"]) == {"G"}
+    ckpt.save_checkpoint(path, {"D": nets["D"]}, overwrite=True)
     assert set(ckpt.read_config(path)["networks"]) == {"D"}
 
     def broken_save(*args, **kwargs):
@@ -132,7 +135,7 @@ def test_overwrite_replaces_and_crash_leaves_old_checkpoint(tmp_path, nets, monk
 
     monkeypatch.setattr(ckpt, "save_file", broken_save)
     with pytest.raises(KeyboardInterrupt):
-        ckpt.save_checkpoint(path, {"G": nets["G"]})
+        ckpt.save_checkpoint(path, {"G": nets["G"]}, overwrite=True)
     with pytest.raises(KeyboardInterrupt):
         ckpt.save_checkpoint(tmp_path / "new", {"G": nets["G"]})
     assert set(ckpt.read_config(path)["networks"]) == {"D"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from file_tree import tree_digest
 from nvidia_pickle_writer import augment_pipe, write_snapshot
 from PIL import Image
 
@@ -233,3 +235,70 @@ def test_official_to_ours_to_rosinality_to_ours_is_lossless(tmp_path):
         assert result.exit_code == 0, result.output
         images[network.suffix] = pngs(out)
     assert all(np.array_equal(images[".pkl"][k], images[".pt"][k]) for k in images[".pkl"])
+
+
+def _one_line_error(result, message: str) -> None:
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+
+
+def test_convert_never_deletes_an_existing_folder(pkl, tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"\xff\xd8 mine")
+    (photos / "sub").mkdir()
+    (photos / "sub" / "more.txt").write_text("mine too")
+    before = tree_digest(tmp_path)
+    _one_line_error(CliRunner().invoke(cli, ["convert", str(pkl), str(photos)]), "already exists")
+    result = CliRunner().invoke(cli, ["convert", str(pkl), str(photos), "--overwrite"])
+    _one_line_error(result, "refusing to replace it even with --overwrite")
+    assert tree_digest(tmp_path) == before
+
+
+def test_convert_overwrite_replaces_our_checkpoint(pkl, tmp_path):
+    out = tmp_path / "net"
+    assert run("convert", str(pkl), str(out), "--net", "G_ema").exit_code == 0
+    _one_line_error(CliRunner().invoke(cli, ["convert", str(pkl), str(out)]), "--overwrite")
+    assert run("convert", str(pkl), str(out), "--overwrite").exit_code == 0
+    info = json.loads(run("inspect", str(out), "--json").output)
+    assert sorted(info["networks"]) == ["D", "G", "G_ema"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["net", pkl.name])
+
+
+def test_convert_to_official_replaces_only_a_torch_file(pkl, tmp_path):
+    official = tmp_path / "official.pt"
+    assert run("convert", str(pkl), str(official), "--to", "official", "--net", "G").exit_code == 0
+    before = tree_digest(tmp_path)
+    result = CliRunner().invoke(cli, ["convert", str(pkl), str(official), "--to", "official"])
+    _one_line_error(result, "already exists")
+    assert tree_digest(tmp_path) == before
+    assert run("convert", str(pkl), str(official), "--to", "official", "--overwrite").exit_code == 0
+    assert sorted(torch.load(official, weights_only=True)["state_dicts"]) == ["D", "G", "G_ema"]
+
+    notes = tmp_path / "notes.pt"  # named like an export, but a user's text
+    notes.write_text("not a checkpoint")
+    before = tree_digest(tmp_path)
+    args = ["convert", str(pkl), str(notes), "--to", "official", "--overwrite"]
+    result = CliRunner().invoke(cli, args)
+    _one_line_error(result, "is not a PyTorch file like those --to official writes")
+    assert tree_digest(tmp_path) == before
+
+
+def test_convert_destination_is_checked_before_reading(pkl, tmp_path, monkeypatch):
+    from stylegan.io import formats
+
+    monkeypatch.setattr(formats, "load_any", lambda *a, **k: pytest.fail("read before checking"))
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(CliRunner().invoke(cli, ["convert", str(pkl), "."]), "current folder")
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(cli, ["convert", str(pkl), str(tmp_path / "file" / "net")])
+    _one_line_error(result, "file is a file, not a folder")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(  # root ignores permission bits; answer as for a regular user
+        os, "access", lambda p, mode: os.fspath(p) != str(locked) and real_access(p, mode)
+    )
+    result = CliRunner().invoke(cli, ["convert", str(pkl), str(locked / "net")])
+    _one_line_error(result, "not writable")

@@ -8,8 +8,10 @@ A checkpoint is a folder::
     training_state.safetensors tensors of the training state (optimizers, RNG, ...), if any
     training_state.json        the rest of the training state, with references to those tensors
 
-or just a ``.safetensors`` file holding networks. Folders are written to a temporary name and
-renamed, so a crash or Ctrl-C never leaves a half-written checkpoint under the final name.
+or just a ``.safetensors`` file holding networks. Both are written to a temporary name and
+moved into place (``io/atomic.py``), so a crash, Ctrl-C or a full disk never leaves a
+half-written checkpoint under the final name nor loses the one it replaces; an existing
+destination is replaced only when asked to and only if it is one of our checkpoints.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from stylegan.errors import StyleGANError
+from stylegan.io.atomic import write_atomically
+from stylegan.io.paths import check_new_destination
 
 FORMAT = "stylegan-checkpoint"
 FORMAT_VERSION = 1
@@ -37,6 +39,8 @@ MODEL_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_TENSOR_FILE = "training_state.safetensors"
 STATE_JSON_FILE = "training_state.json"
+# Everything a checkpoint folder may hold; a folder with anything else is never replaced.
+CHECKPOINT_FILES = frozenset({MODEL_FILE, CONFIG_FILE, STATE_TENSOR_FILE, STATE_JSON_FILE})
 
 
 @dataclass
@@ -57,52 +61,76 @@ def save_checkpoint(
     networks: dict[str, nn.Module],
     training_state: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``networks`` (and optionally a resumable training state) to ``path``, atomically.
 
     ``path`` ending in ``.safetensors`` writes one self-describing file (networks only);
-    anything else is a checkpoint folder.
+    anything else is a checkpoint folder. An existing ``path`` is refused unless ``overwrite``,
+    and even then replaced only if it is one of our checkpoints with nothing else in it.
     """
     path = Path(path)
     if not networks:
         raise ValueError("save_checkpoint needs at least one network")
+    single_file = path.suffix == ".safetensors"
+    if single_file and training_state is not None:
+        raise ValueError("a single .safetensors file holds networks only; save to a folder")
+    check_checkpoint_destination(path, overwrite)
     config = _config_document(networks, metadata or {})
     tensors = _network_tensors(networks)
     header = {"format": FORMAT, "config": json.dumps(config)}
+    state_tensors: dict[str, torch.Tensor] = {}
+    doc = None if training_state is None else _encode(training_state, state_tensors, "state")
+    needed = sum(t.nbytes for t in (*tensors.values(), *state_tensors.values()))
 
-    if path.suffix == ".safetensors":
-        if training_state is not None:
-            raise ValueError("a single .safetensors file holds networks only; save to a folder")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        try:
+    def write(tmp: Path) -> None:
+        if single_file:
             save_file(tensors, str(tmp), metadata=header)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir()
+            return
         save_file(tensors, str(tmp / MODEL_FILE), metadata=header)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
-        if training_state is not None:
-            state_tensors: dict[str, torch.Tensor] = {}
-            doc = _encode(training_state, state_tensors, "state")
+        if doc is not None:
             save_file(state_tensors, str(tmp / STATE_TENSOR_FILE))
             (tmp / STATE_JSON_FILE).write_text(json.dumps(doc))
-        _replace_folder(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+
+    return write_atomically(path, write, needed, overwrite=overwrite, folder=not single_file)
 
 
-def save_networks(path: str | Path, **networks: nn.Module) -> Path:
+def save_networks(path: str | Path, *, overwrite: bool = False, **networks: nn.Module) -> Path:
     """Convenience form of :func:`save_checkpoint`: ``save_networks("out", G_ema=G)``."""
-    return save_checkpoint(path, networks)
+    return save_checkpoint(path, networks, overwrite=overwrite)
+
+
+def is_replaceable_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` is one of our checkpoints holding nothing else, so that replacing it
+    cannot delete anything of the user's (a folder with other files in it is not)."""
+    path = Path(path)
+    if path.is_symlink():
+        return False
+    if path.is_dir():
+        names = {p.name for p in path.iterdir()}
+        if CONFIG_FILE not in names or not names <= CHECKPOINT_FILES:
+            return False
+    elif not (path.is_file() and path.suffix == ".safetensors"):
+        return False
+    try:
+        read_config(path)
+    except Exception:  # unreadable, foreign or damaged: not ours to replace
+        return False
+    return True
+
+
+def check_checkpoint_destination(path: str | Path, overwrite: bool = False) -> Path:
+    """Refuse, before any work, a destination :func:`save_checkpoint` would not write."""
+    path = Path(path)
+    want_folder = path.suffix != ".safetensors"
+
+    def replaceable(existing: Path) -> bool:
+        return existing.is_dir() == want_folder and is_replaceable_checkpoint(existing)
+
+    return check_new_destination(
+        path, overwrite, replaceable, kind="a stylegan checkpoint with nothing else in it"
+    )
 
 
 def _config_document(networks: dict[str, nn.Module], metadata: dict[str, Any]) -> dict[str, Any]:
@@ -128,18 +156,6 @@ def _network_tensors(networks: dict[str, nn.Module]) -> dict[str, torch.Tensor]:
             # Clone: safetensors refuses tensors that share storage (e.g. tied buffers).
             tensors[f"{key}.{name}"] = value.detach().to("cpu").contiguous().clone()
     return tensors
-
-
-def _replace_folder(src: Path, dest: Path) -> None:
-    """Move finished folder ``src`` to ``dest``; an existing ``dest`` is swapped out first."""
-    if dest.exists():
-        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(dest, old)
-        os.replace(src, dest)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(src, dest)
 
 
 # ---- loading ------------------------------------------------------------------------------------

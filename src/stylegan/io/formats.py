@@ -18,10 +18,10 @@ name                      what                                                  
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,15 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.io.checkpoint import Checkpoint, load_checkpoint, read_config, save_checkpoint
+from stylegan.io.atomic import write_atomically
+from stylegan.io.checkpoint import (
+    Checkpoint,
+    check_checkpoint_destination,
+    load_checkpoint,
+    read_config,
+    save_checkpoint,
+)
+from stylegan.io.paths import check_new_destination
 from stylegan.io.safe_pickle import LEGACY_TORCH_MAGIC, UnsafePickleError, safe_load
 
 EXPORT_FORMATS = ("safetensors", "official", "rosinality")
@@ -198,18 +206,67 @@ def load_network(
 # ---- writing --------------------------------------------------------------------------------
 
 
+def is_torch_file(path: Path) -> bool:
+    """Whether ``path`` is a ``torch.save`` file, by its content (what the .pt exports write)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head.startswith(_legacy_torch_header()):
+        return True
+    if not head.startswith(ZIP_MAGIC):
+        return False
+    try:  # any zip starts so; torch's archives hold <name>/data.pkl
+        with zipfile.ZipFile(path) as archive:
+            return any(name.endswith("/data.pkl") for name in archive.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+# What --overwrite may replace, per export format (recognised by content, not by suffix).
+REPLACEABLE = {"official": is_torch_file, "rosinality": is_torch_file}
+
+
+def check_export_destination(
+    path: str | Path, to: str = "safetensors", overwrite: bool = False
+) -> Path:
+    """Refuse, before any work, a destination :func:`save_as` would not write: an existing one
+    without ``overwrite``, or anything but a file of format ``to`` (our checkpoint for
+    ``safetensors``) even with it."""
+    if to == "safetensors":
+        return check_checkpoint_destination(path, overwrite)
+    kind = f"a PyTorch file like those --to {to} writes"
+    return check_new_destination(path, overwrite, REPLACEABLE.get(to), kind=kind)
+
+
+def _tensor_bytes(obj: Any) -> int:
+    """Bytes of all tensors in a nested structure: what ``torch.save`` of it needs on disk."""
+    if isinstance(obj, torch.Tensor):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(_tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in obj)
+    return 0
+
+
 def save_as(
     path: str | Path,
     networks: dict[str, nn.Module],
     to: str = "safetensors",
     metadata: dict[str, Any] | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Write ``networks`` (keyed G, D, G_ema) in export format ``to``, atomically."""
+    """Write ``networks`` (keyed G, D, G_ema) in export format ``to``, atomically.
+
+    An existing ``path`` is refused unless ``overwrite``, and replaced only if it is of that
+    format (see :func:`check_export_destination`).
+    """
     from stylegan.io import nvidia, rosinality
 
     path = Path(path)
     if to == "safetensors":
-        return save_checkpoint(path, networks, metadata=metadata)
+        return save_checkpoint(path, networks, metadata=metadata, overwrite=overwrite)
     if to == "official":
         obj = nvidia.official_state_dicts(networks)
     elif to == "rosinality":
@@ -218,14 +275,9 @@ def save_as(
         raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     if path.is_dir():
         raise StyleGANError(f"{path} is a folder; the {to} format is a single file, e.g. out.pt")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    check_export_destination(path, to, overwrite)
+    needed = _tensor_bytes(obj)
+    return write_atomically(path, lambda tmp: torch.save(obj, tmp), needed, overwrite=overwrite)
 
 
 def convert(
@@ -234,14 +286,21 @@ def convert(
     to: str = "safetensors",
     nets: list[str] | None = None,
     force_fp16: bool = False,
+    overwrite: bool = False,
 ) -> Path:
-    """Read any supported checkpoint and write its networks in format ``to``."""
+    """Read any supported checkpoint and write its networks in format ``to``.
+
+    ``dest`` is checked first, so nothing is read (or downloaded) for a destination that would
+    be refused; an existing one is replaced only with ``overwrite`` and only if it is of format
+    ``to``.
+    """
     if to not in EXPORT_FORMATS:
         raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
+    check_export_destination(dest, to, overwrite)
     ckpt = load_any(source, nets=nets, force_fp16=force_fp16, training_state=False)
     metadata = dict(ckpt.metadata)
     metadata.setdefault("converted_from", str(source))
-    return save_as(dest, ckpt.networks, to=to, metadata=metadata)
+    return save_as(dest, ckpt.networks, to=to, metadata=metadata, overwrite=overwrite)
 
 
 # ---- inspecting -----------------------------------------------------------------------------

@@ -234,13 +234,19 @@ class TrainingState:
         return {"G": self.G, "D": self.D, "G_ema": self.G_ema}
 
     def save(self, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
-        """Write a resumable checkpoint folder (networks + this state)."""
+        """Write a resumable checkpoint folder (networks + this state).
+
+        An earlier checkpoint of the same name (a run's own snapshot, e.g. every one below
+        1 kimg) is replaced atomically; anything else there is refused.
+        """
         from stylegan.io.checkpoint import save_checkpoint
 
         meta = {"kimg": self.kimg, "cur_nimg": self.cur_nimg, "cur_tick": self.cur_tick}
         meta.update(metadata or {})
         state = self.state_dict()
-        return save_checkpoint(path, self.networks(), training_state=state, metadata=meta)
+        return save_checkpoint(
+            path, self.networks(), training_state=state, metadata=meta, overwrite=True
+        )
 
     @classmethod
     def load(
