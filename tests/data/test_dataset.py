@@ -146,9 +146,9 @@ def test_greyscale_datasets_have_one_channel(make_image, tmp_path):
 def test_pickles_without_an_open_zip(dataset_zip):
     dataset = ImageDataset(dataset_zip[0])
     first = dataset[0][0]
-    assert dataset._zip is not None
+    assert dataset._files._zip is not None
     clone = pickle.loads(pickle.dumps(dataset))
-    assert clone._zip is None
+    assert clone._files._zip is None
     np.testing.assert_array_equal(clone[0][0], first)
 
 
