@@ -6,10 +6,17 @@ what NVIDIA's ``dataset_tool.py`` writes, so either project's training code read
 are always 3-channel RGB PNGs: greyscale, palette and CMYK inputs are converted, transparent ones
 composited onto ``background``.
 
-Unreadable files are skipped and listed in the :class:`ConversionReport`; mistakes in the request
-(missing source, bad resolution, non-square images without a transform, an existing destination)
-raise :class:`~stylegan.errors.StyleGANError` before anything is written. The output appears
-all at once: it is built under a temporary name beside the destination and renamed at the end.
+Unreadable files are skipped and listed in the :class:`ConversionReport`, and so are hostile ones:
+files are read through :mod:`stylegan.data.reader`, which accepts regular files only (a FIFO or a
+link to ``/dev/zero`` is skipped, never read) and caps file sizes, zip-member inflation and pixel
+counts. Mistakes in the request (missing source, bad resolution, non-square images without a
+transform, a destination that exists, cannot be written or lies inside the source, labels that
+contradict themselves) raise :class:`~stylegan.errors.StyleGANError` before anything is written.
+
+The output appears all at once: it is built under a temporary name beside the destination
+(``.NAME.partial-PID-...``) and renamed at the end; a full disk removes it and says how much
+space is needed. Partial outputs of killed runs are removed by the next run for the same
+destination, once their process is gone.
 """
 
 from __future__ import annotations
@@ -115,9 +122,11 @@ def convert_dataset(
     ``resolution``: output size N (a power of two), or ``(W, H)`` / ``"WxH"`` for
     ``transform="center-crop-wide"``. ``transform``: None (square inputs only), ``"center-crop"``,
     ``"center-crop-wide"`` or ``"pad"``. ``labels``: None (use ``dataset.json`` in the source if
-    any), ``"folders"`` (top-level sub-folder = class), a CSV of ``file,label`` rows, or a mapping
-    from file name to label; class names map to their sorted index. ``png_compression`` is the
-    zlib level 0-9 (0, NVIDIA's choice, decodes fastest; 9 is smallest).
+    any), ``"folders"`` (top-level sub-folder = class), a UTF-8 CSV of ``file,label`` rows, or a
+    mapping from file name to label; class names map to their sorted index, integer classes stay
+    (negative ones, integers mixed with names, and one file given two labels are refused).
+    ``png_compression`` is the zlib level 0-9 (0, NVIDIA's choice, decodes fastest; 9 is
+    smallest).
     """
     width, height = _parse_resolution(resolution, transform)
     if resize_filter not in RESIZE_FILTERS:
@@ -579,10 +588,12 @@ def _greyscale_to_uint8(img: Image.Image) -> np.ndarray:
     """Scale a 16-bit, 32-bit integer or float greyscale image to 8 bits by a fixed rule.
 
     ``convert("L")`` would clip at 255 (16-bit turns white) or truncate (float in [0, 1] turns
-    black). The rule depends on the stored type, never on how bright this image happens to be:
-    16-bit (``I;16*``) divides by 257; float in [0, 1] multiplies by 255 and float in [0, 255]
-    is kept; 32-bit integers in [0, 255] are kept and in [0, 65535] divide by 257. Anything else
-    (negative values, NaN, wider ranges) is skipped: no stretch could be right for every image.
+    black). 16-bit (``I;16*``) always divides by 257. Float and 32-bit integer files carry no
+    range, so the values decide: float in [0, 1] (the usual convention) multiplies by 255, float
+    in [0, 255] is kept; 32-bit integers in [0, 255] are kept, in [0, 65535] divide by 257.
+    Anything else (negative values, NaN, wider ranges) is skipped with its range: no stretch
+    could be right for every image, and a per-image min-max stretch would change the contrast of
+    each image differently.
     """
     array = np.asarray(img, dtype=np.float32)
     if img.mode.startswith("I;16"):
