@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import png_bytes, write_zip_bomb
 
 from stylegan.data import ImageDataset, InfiniteSampler, convert_dataset, infinite_loader
 from stylegan.errors import StyleGANError
@@ -146,9 +148,9 @@ def test_greyscale_datasets_have_one_channel(make_image, tmp_path):
 def test_pickles_without_an_open_zip(dataset_zip):
     dataset = ImageDataset(dataset_zip[0])
     first = dataset[0][0]
-    assert dataset._zip is not None
+    assert dataset._files._zip is not None
     clone = pickle.loads(pickle.dumps(dataset))
-    assert clone._zip is None
+    assert clone._files._zip is None
     np.testing.assert_array_equal(clone[0][0], first)
 
 
@@ -200,3 +202,39 @@ def test_zip_dataset_with_dataloader_workers(dataset_zip):
         (a, ca), (b, cb) = next(single), next(workers)
         torch.testing.assert_close(a, b)
         torch.testing.assert_close(ca, cb)
+
+
+# -- hostile datasets: the reader's guards hold for training too ----------------------------------
+
+
+def test_a_zip_bomb_in_a_dataset_is_a_one_line_error(dataset_zip, tmp_path):
+    with zipfile.ZipFile(dataset_zip[0]) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    write_zip_bomb(tmp_path / "bomb.zip", "00000/img00000006.png", 64 << 20, members)
+    with pytest.raises(StyleGANError, match=r"00000/img00000006.png .*zip bomb") as err:
+        ImageDataset(tmp_path / "bomb.zip")
+    assert "\n" not in str(err.value)
+
+    del members["dataset.json"]
+    write_zip_bomb(tmp_path / "labels.zip", "dataset.json", 6 << 30, members)
+    assert len(ImageDataset(tmp_path / "labels.zip")) == 6  # labels unused: never read
+    with pytest.raises(StyleGANError, match="dataset.json .*over the 256 MiB limit"):
+        ImageDataset(tmp_path / "labels.zip", use_labels=True)
+
+
+def test_fifos_and_pixel_bombs_in_a_dataset_folder_are_one_line_errors(
+    dataset_zip, tmp_path, no_hang
+):
+    with zipfile.ZipFile(dataset_zip[0]) as z:
+        z.extractall(tmp_path / "unzipped")
+    folder = tmp_path / "unzipped" / "00000"
+    os.mkfifo(folder / "img00000006.png")
+    with pytest.raises(StyleGANError, match=r"img00000006.png .*not a regular file \(a FIFO\)"):
+        ImageDataset(tmp_path / "unzipped")
+    (folder / "img00000006.png").unlink()
+    (folder / "img00000006.png").write_bytes(png_bytes(100_000, 100_000))
+    with pytest.raises(StyleGANError, match=r"img00000006.png .*too many pixels"):
+        ImageDataset(tmp_path / "unzipped")
+    os.mkfifo(tmp_path / "fifo.zip")
+    with pytest.raises(StyleGANError, match="neither a .zip nor a folder"):
+        ImageDataset(tmp_path / "fifo.zip")

@@ -1,12 +1,18 @@
 """The dataset tool: NVIDIA's layout, labels, transforms, and every bad-input rule."""
 
+import errno
 import json
+import os
+import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
 
+from stylegan.cli import cli
 from stylegan.data import ImageDataset, convert_dataset, dataset_tool
 from stylegan.errors import StyleGANError
 
@@ -415,3 +421,237 @@ def test_progress_bar_goes_to_stderr(rgb_folder, tmp_path, capsys):
     folder, _ = rgb_folder
     convert_dataset(folder, tmp_path / "out.zip", 8, progress=True)
     assert "6/6" in capsys.readouterr().err
+
+
+# -- honest labels --------------------------------------------------------------------------------
+
+
+def _write_csv(tmp_path, rows, encoding="utf-8"):
+    (tmp_path / "labels.csv").write_bytes(("\n".join(rows) + "\n").encode(encoding))
+    return tmp_path / "labels.csv"
+
+
+def test_conflicting_duplicate_csv_rows_are_refused_naming_both(rgb_folder, tmp_path):
+    folder, images = rgb_folder
+    rows = ["file,label"] + [f"{name},{i % 2}" for i, name in enumerate(images)]
+    rows.append("dog/d.png,0")  # d.png is row 5 with label 1
+    with pytest.raises(StyleGANError) as err:
+        convert(folder, tmp_path / "out.zip", labels=_write_csv(tmp_path, rows))
+    message = str(err.value)
+    assert "labels.csv gives dog/d.png two different labels" in message
+    assert "row 5 ('dog/d.png,1')" in message and "row 8 ('dog/d.png,0')" in message
+    assert "\n" not in message and not (tmp_path / "out.zip").exists()
+
+    rows[-1] = "dog/d.png,1"  # an identical repeat is harmless
+    report = convert(folder, tmp_path / "out.zip", labels=_write_csv(tmp_path, rows))
+    assert [label for _, label in zip_labels(tmp_path / "out.zip")] == [0, 1, 0, 1, 0, 1]
+    assert report.label_dim == 2
+
+
+def test_conflicting_entries_in_a_source_dataset_json_are_refused(rgb_folder, tmp_path):
+    folder, images = rgb_folder
+    entries = [[name, 1] for name in images] + [["cat/a.png", 0]]
+    (folder / "dataset.json").write_text(json.dumps({"labels": entries}))
+    with pytest.raises(StyleGANError, match=r'cat/a.png two different labels: entry \["cat/a'):
+        convert(folder, tmp_path / "out.zip")
+
+
+def test_a_negative_class_is_refused_not_turned_into_names(rgb_folder, tmp_path):
+    folder, images = rgb_folder
+    rows = [f"{name},{[2, 10, 0, 1, 2, 10][i]}" for i, name in enumerate(images)]
+    report = convert(folder, tmp_path / "out.zip", labels=_write_csv(tmp_path, rows))
+    # Integers stay integers (not names sorted as text, where "10" < "2").
+    assert report.class_names is None and report.label_dim == 11
+    assert [label for _, label in zip_labels(tmp_path / "out.zip")] == [2, 10, 0, 1, 2, 10]
+
+    rows[3] = rows[3].rsplit(",", 1)[0] + ",-3"
+    with pytest.raises(StyleGANError) as err:
+        convert(folder, tmp_path / "neg.zip", labels=_write_csv(tmp_path, rows))
+    assert "dog/d.png the class -3" in str(err.value) and "0 or more" in str(err.value)
+    (folder / "dataset.json").write_text(json.dumps({"labels": [[n, -1] for n in images]}))
+    with pytest.raises(StyleGANError, match="the class -1; class indices must be 0 or more"):
+        convert(folder, tmp_path / "neg.zip")
+    assert not (tmp_path / "neg.zip").exists()
+
+
+def test_class_indices_mixed_with_names_are_refused(rgb_folder, tmp_path):
+    folder, images = rgb_folder
+    rows = [f"{name},{'cat' if i == 2 else i}" for i, name in enumerate(images)]
+    with pytest.raises(
+        StyleGANError,
+        match=r"mixes class indices \(cat/a.png: 0\) and class names \(cat/sub/c.png: cat\)",
+    ):
+        convert(folder, tmp_path / "out.zip", labels=_write_csv(tmp_path, rows))
+
+
+def test_a_csv_that_is_not_utf8_is_a_one_line_error(rgb_folder, tmp_path):
+    folder, images = rgb_folder
+    rows = ["file,label"] + [f"{name},{'café' if i else 'thé'}" for i, name in enumerate(images)]
+    labels = _write_csv(tmp_path, rows, encoding="latin-1")
+    args = ["dataset", "--source", str(folder), "--dest", str(tmp_path / "out.zip")]
+    result = CliRunner().invoke(cli, [*args, "--resolution", "8", "--labels", str(labels)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"error: labels file {labels} is not UTF-8 text (byte 0xe9 on line 2)"
+    )
+    assert "save it as UTF-8" in lines[0] and not (tmp_path / "out.zip").exists()
+    _write_csv(tmp_path, rows)  # the same file in UTF-8 works
+    assert (
+        CliRunner().invoke(cli, [*args, "--resolution", "8", "--labels", str(labels)]).exit_code
+        == 0
+    )
+
+
+# -- float and 16-bit images ----------------------------------------------------------------------
+
+
+def test_float32_tiff_in_0_1_is_scaled_not_black(tmp_path):
+    src = _mk(tmp_path)
+    ramp = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    Image.fromarray(ramp).save(src / "a_unit.tif")  # a real float32 TIFF, mode F
+    Image.fromarray(ramp * 255).save(src / "b_bytes.tif")  # float values already 0-255
+    Image.fromarray(ramp - 0.5).save(src / "c_signed.tif")
+    Image.fromarray(ramp * 1000).save(src / "d_wide.tif")
+    assert Image.open(src / "a_unit.tif").mode == "F"
+
+    report = convert(src, tmp_path / "out.zip")
+    assert report.written == 2
+    expected = np.round(ramp * 255).astype(np.uint8)
+    for i in range(2):
+        image = read_zip_image(tmp_path / "out.zip", dataset_tool.archive_name(i))
+        np.testing.assert_array_equal(image, np.dstack([expected] * 3))
+    skipped = dict(report.skipped)
+    assert skipped["c_signed.tif"] == "F image with values in [-0.5, 0.5]: expected >= 0"
+    assert (
+        skipped["d_wide.tif"] == "float image with values up to 1000: expected [0, 1] or [0, 255]"
+    )
+
+
+def test_16_bit_greyscale_is_scaled_by_its_type_not_its_brightness(tmp_path):
+    src = _mk(tmp_path)
+    dark = (np.arange(64, dtype=np.uint16) * 4).reshape(8, 8)  # 16-bit values, all <= 255
+    Image.fromarray(dark).save(src / "a_dark16.png")
+    Image.fromarray(dark).save(src / "b_dark16.tif")
+    Image.fromarray(dark.astype(np.int32) * 257).save(src / "c_int32.tif")  # mode I, 16-bit data
+    convert(src, tmp_path / "out.zip")
+    expected = np.round(dark / 257).astype(np.uint8)
+    for i, scale in enumerate([1, 1, 257]):
+        image = read_zip_image(tmp_path / "out.zip", dataset_tool.archive_name(i))[:, :, 0]
+        np.testing.assert_array_equal(image, np.round(dark * scale / 257).astype(np.uint8), i)
+    assert expected.max() == 1  # a dark 16-bit image stays dark
+
+
+def test_16_bit_rgb_png_keeps_its_colours(tmp_path):
+    from conftest import png_bytes
+
+    src = _mk(tmp_path)
+    rgb = np.zeros((8, 8, 3), np.uint16)
+    rgb[..., 0], rgb[..., 1], rgb[..., 2] = 65535, 32896, 257 * 10
+    rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in rgb)
+    (src / "a.png").write_bytes(png_bytes(8, 8, bit_depth=16, color_type=2, rows=rows))
+    convert(src, tmp_path / "out.zip")
+    image = read_zip_image(tmp_path / "out.zip", dataset_tool.archive_name(0))
+    assert (image == [255, 128, 10]).all()
+
+
+# -- faults and the output location ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dest_name", ["out.zip", "out_dir"])
+def test_disk_full_is_one_line_and_leaves_nothing(rgb_folder, tmp_path, monkeypatch, dest_name):
+    folder, _ = rgb_folder
+    real_write = dataset_tool._Writer.write
+
+    calls = []
+
+    def write_until_full(self, name, data):
+        calls.append(name)
+        if len(calls) == 3:  # two images fit, the third does not
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, name, data)
+
+    monkeypatch.setattr(dataset_tool._Writer, "write", write_until_full)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = CliRunner().invoke(
+        cli,
+        ["dataset", "--source", str(folder), "--dest", str(tmp_path / dest_name)]
+        + ["--resolution", "8"],
+    )
+    assert result.exit_code == 1
+    lines = [
+        line for line in result.stderr.splitlines() if line.strip() and "Converting" not in line
+    ]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: disk full writing {tmp_path / dest_name}: the dataset ")
+    needed = float(re.search(r"needs about ([\d.]+) (KiB|MiB)", lines[0])[1])
+    assert needed > 0 and f"free in {tmp_path.resolve()}" in lines[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no partial, no destination
+
+
+def test_disk_full_during_overwrite_keeps_the_old_dataset(rgb_folder, tmp_path, monkeypatch):
+    folder, _ = rgb_folder
+    convert(folder, tmp_path / "out.zip")
+    old = (tmp_path / "out.zip").read_bytes()
+
+    def full(self, name, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(dataset_tool._Writer, "write", full)
+    with pytest.raises(StyleGANError, match="disk full"):
+        convert(folder, tmp_path / "out.zip", resolution=4, overwrite=True)
+    assert (tmp_path / "out.zip").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zip", "photos"]
+
+
+def test_other_write_errors_are_not_dressed_up(rgb_folder, tmp_path, monkeypatch):
+    folder, _ = rgb_folder
+    monkeypatch.setattr(
+        dataset_tool._Writer, "write", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "EIO"))
+    )
+    with pytest.raises(OSError, match="EIO"):  # a real fault, not a user mistake: traceback
+        convert(folder, tmp_path / "out.zip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos"]
+
+
+def test_output_location_is_checked_before_any_work(rgb_folder, tmp_path, monkeypatch):
+    folder, _ = rgb_folder
+    monkeypatch.setattr(
+        dataset_tool, "_encode_png", lambda *a: pytest.fail("converted before checking the dest")
+    )
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(StyleGANError, match="notes.txt is a file, not a folder"):
+        convert(folder, tmp_path / "notes.txt" / "sub" / "out.zip")
+    (tmp_path / "thesis").write_text("precious")  # a file where a folder output should go
+    with pytest.raises(StyleGANError, match="thesis: it is a file but not a dataset zip"):
+        convert(folder, tmp_path / "thesis", overwrite=True)
+    (tmp_path / "photos.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # a zip, not a dataset
+    with pytest.raises(StyleGANError, match="photos.zip: it is a file but not a dataset zip"):
+        convert(folder, tmp_path / "photos.zip", overwrite=True)
+    with pytest.raises(StyleGANError, match="inside the source folder"):
+        convert(folder, folder / "cat" / "out")
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(StyleGANError, match="source .*fifo is neither a folder nor a regular file"):
+        convert(tmp_path / "fifo", tmp_path / "out.zip")
+    assert (tmp_path / "thesis").read_text() == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "fifo",
+        "notes.txt",
+        "photos",
+        "photos.zip",
+        "thesis",
+    ]
+
+
+def test_an_unwritable_parent_is_refused_before_any_work(rgb_folder, tmp_path, monkeypatch):
+    folder, _ = rgb_folder
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root writes anywhere: deny it the way the kernel would deny others
+        access = os.access
+        monkeypatch.setattr(
+            dataset_tool.os, "access", lambda p, mode: Path(p) != locked and access(p, mode)
+        )
+    with pytest.raises(StyleGANError, match="no permission to write in .*locked"):
+        convert(folder, locked / "new" / "out.zip")

@@ -12,7 +12,6 @@ import atexit
 import contextlib
 import functools
 import importlib.resources
-import io
 import json
 import os
 import zipfile
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from stylegan.data.reader import FileReader, UnreadableFile, is_regular_file, open_image
 from stylegan.errors import StyleGANError
 
 _CONVERT_HINT = (
@@ -66,17 +66,16 @@ class ImageDataset(torch.utils.data.Dataset):
     ):
         self.path = Path(path)
         self.name = self.path.stem
-        self._zip: zipfile.ZipFile | None = None
-        self._zip_pid: int | None = None
+        # Every read goes through the reader's guards (regular files only, size and zip-bomb
+        # limits), since a dataset can be as hostile as any download.
+        self._files = FileReader(self.path)
 
         if self.path.is_dir():
-            self._kind = "dir"
-            all_names = _walk_folder(self.path)
-        elif self.path.is_file() and self.path.suffix.lower() == ".zip":
-            self._kind = "zip"
+            all_names = self._files.names()
+        elif is_regular_file(self.path) and self.path.suffix.lower() == ".zip":
             try:
-                all_names = [n for n in self._get_zip().namelist() if not n.endswith("/")]
-            except zipfile.BadZipFile as err:
+                all_names = self._files.names()
+            except (zipfile.BadZipFile, OSError) as err:
                 raise StyleGANError(f"dataset {self.path} is not a readable zip ({err})") from err
         elif not self.path.exists():
             raise StyleGANError(f"dataset {self.path} does not exist; pass a .zip or a folder")
@@ -111,29 +110,23 @@ class ImageDataset(torch.utils.data.Dataset):
             self._raw_idx = np.tile(self._raw_idx, 2)
             self._xflip = np.concatenate([self._xflip, np.ones_like(self._xflip)])
 
-        # Worker processes open their own handle (see _get_zip); the parent needs none now.
+        # Worker processes open their own handle (see FileReader); the parent needs none now.
         self.close()
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def _get_zip(self) -> zipfile.ZipFile:
-        # A zip handle inherited through fork shares its file offset with the parent, so each
-        # process (DataLoader workers included) opens its own on first use.
-        pid = os.getpid()
-        if self._zip is None or self._zip_pid != pid:
-            self._zip = zipfile.ZipFile(self.path)
-            self._zip_pid = pid
-        return self._zip
-
     def _read_bytes(self, name: str) -> bytes:
-        if self._kind == "zip":
-            return self._get_zip().read(name)
-        return (self.path / name).read_bytes()
+        try:
+            return self._files.read(name)
+        except UnreadableFile as err:
+            raise StyleGANError(
+                f"cannot read {name} in dataset {self.path} ({err}); {_CONVERT_HINT}"
+            ) from err
 
     def _open_image(self, name: str) -> Image.Image:
         try:
-            return Image.open(io.BytesIO(self._read_bytes(name)))
-        except (OSError, SyntaxError, ValueError) as err:
+            return open_image(self._read_bytes(name))
+        except UnreadableFile as err:
             raise StyleGANError(
                 f"cannot read image {name} in dataset {self.path} ({err}); {_CONVERT_HINT}"
             ) from err
@@ -210,8 +203,13 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def _load_raw_image(self, raw_idx: int) -> np.ndarray:
         name = self._image_names[raw_idx]
-        with self._open_image(name) as img:
-            image = np.array(img)
+        try:
+            with self._open_image(name) as img:
+                image = np.array(img)
+        except (OSError, SyntaxError, ValueError) as err:  # damage past the header
+            raise StyleGANError(
+                f"cannot read image {name} in dataset {self.path} ({err}); {_CONVERT_HINT}"
+            ) from err
         if image.ndim == 2:
             image = image[:, :, np.newaxis]
         image = image.transpose(2, 0, 1)
@@ -244,13 +242,7 @@ class ImageDataset(torch.utils.data.Dataset):
 
     def close(self) -> None:
         """Close the zip handle of this process (it reopens on the next read)."""
-        if self._zip is not None:
-            with contextlib.suppress(Exception):
-                self._zip.close()
-        self._zip, self._zip_pid = None, None
-
-    def __getstate__(self) -> dict:
-        return dict(self.__dict__, _zip=None, _zip_pid=None)
+        self._files.close()
 
     def __del__(self) -> None:
         with contextlib.suppress(Exception):
@@ -297,15 +289,6 @@ class ImageDataset(torch.utils.data.Dataset):
     @property
     def has_onehot_labels(self) -> bool:
         return self._raw_labels.dtype == np.int64
-
-
-def _walk_folder(root: Path) -> list[str]:
-    """Every file below ``root`` as a relative POSIX path."""
-    names = []
-    for folder, _dirs, files in os.walk(root):
-        rel = Path(folder).relative_to(root)
-        names.extend((rel / f).as_posix() for f in files)
-    return names
 
 
 # -- sampling -------------------------------------------------------------------------------------

@@ -6,16 +6,24 @@ what NVIDIA's ``dataset_tool.py`` writes, so either project's training code read
 are always 3-channel RGB PNGs: greyscale, palette and CMYK inputs are converted, transparent ones
 composited onto ``background``.
 
-Unreadable files are skipped and listed in the :class:`ConversionReport`; mistakes in the request
-(missing source, bad resolution, non-square images without a transform, an existing destination)
-raise :class:`~stylegan.errors.StyleGANError` before anything is written. The output appears
-all at once: it is built under a temporary name beside the destination and renamed at the end.
+Unreadable files are skipped and listed in the :class:`ConversionReport`, and so are hostile ones:
+files are read through :mod:`stylegan.data.reader`, which accepts regular files only (a FIFO or a
+link to ``/dev/zero`` is skipped, never read) and caps file sizes, zip-member inflation and pixel
+counts. Mistakes in the request (missing source, bad resolution, non-square images without a
+transform, a destination that exists, cannot be written or lies inside the source, labels that
+contradict themselves) raise :class:`~stylegan.errors.StyleGANError` before anything is written.
+
+The output appears all at once: it is built under a temporary name beside the destination
+(``.NAME.partial-PID-...``) and renamed at the end; a full disk removes it and says how much
+space is needed. Partial outputs of killed runs are removed by the next run for the same
+destination, once their process is gone.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -33,11 +41,21 @@ from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from stylegan.data.dataset import is_image_name, is_junk_name
+from stylegan.data.reader import (
+    FileReader,
+    UnreadableFile,
+    is_regular_file,
+    open_image,
+    read_regular_file,
+)
 from stylegan.errors import StyleGANError
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
 RESIZE_FILTERS = {"box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
 IMAGES_PER_FOLDER = 1000
+# 8192 is 8x the largest official StyleGAN (1024): one RGB image is 192 MiB, a batch of them does
+# not fit on any GPU, and 65536 would need 12 GiB for a single image before anything trains.
+MAX_RESOLUTION = 8192
 _TRANSFORM_HINT = (
     "--transform center-crop (keep the middle square), pad (add borders of the --background "
     "colour) or center-crop-wide (with --resolution WxH)"
@@ -77,8 +95,9 @@ class ConversionReport:
         return line
 
 
-class _SkipImage(Exception):
-    """This input cannot become a dataset image; the message says why."""
+# This input cannot become a dataset image; the message says why (one exception for the reader's
+# guards and ours, so both land in the skip list the same way).
+_SkipImage = UnreadableFile
 
 
 def archive_name(index: int) -> str:
@@ -103,9 +122,11 @@ def convert_dataset(
     ``resolution``: output size N (a power of two), or ``(W, H)`` / ``"WxH"`` for
     ``transform="center-crop-wide"``. ``transform``: None (square inputs only), ``"center-crop"``,
     ``"center-crop-wide"`` or ``"pad"``. ``labels``: None (use ``dataset.json`` in the source if
-    any), ``"folders"`` (top-level sub-folder = class), a CSV of ``file,label`` rows, or a mapping
-    from file name to label; class names map to their sorted index. ``png_compression`` is the
-    zlib level 0-9 (0, NVIDIA's choice, decodes fastest; 9 is smallest).
+    any), ``"folders"`` (top-level sub-folder = class), a UTF-8 CSV of ``file,label`` rows, or a
+    mapping from file name to label; class names map to their sorted index, integer classes stay
+    (negative ones, integers mixed with names, and one file given two labels are refused).
+    ``png_compression`` is the zlib level 0-9 (0, NVIDIA's choice, decodes fastest; 9 is
+    smallest).
     """
     width, height = _parse_resolution(resolution, transform)
     if resize_filter not in RESIZE_FILTERS:
@@ -118,6 +139,8 @@ def convert_dataset(
     source, dest = Path(source), Path(dest)
     dest_is_zip = dest.suffix.lower() == ".zip"
     _check_paths(source, dest, dest_is_zip, overwrite)
+
+    remove_stale_partials(dest)
 
     ignore = [p for p in (dest, labels) if isinstance(p, (str, os.PathLike)) and p != "folders"]
     with _Source(source, ignore=ignore) as src:
@@ -147,6 +170,18 @@ def convert_dataset(
             metadata = {"labels": written_labels if label_of else None}
             writer.write("dataset.json", json.dumps(metadata).encode("utf-8"))
             writer.commit()
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            writer.discard()  # first, so the free space below is what the user really has
+            # The estimate: what was written so far, scaled to every image of the source.
+            per_image = writer.bytes_written / max(len(written_labels), 1)
+            needed = per_image * len(src.image_names) * 1.05 + (1 << 20)
+            raise StyleGANError(
+                f"disk full writing {dest}: the dataset needs about {_human_bytes(needed)} free "
+                f"in {dest.parent.resolve()} ({_human_bytes(_free_bytes(dest.parent))} free "
+                "now); free some space or choose another --dest"
+            ) from err
         finally:
             writer.discard()
 
@@ -195,6 +230,11 @@ def _parse_resolution(resolution, transform: str | None) -> tuple[int, int]:
         raise StyleGANError(
             f"resolution must be a power of two of at least 4 (e.g. 64, 256, 1024), got {width}"
         )
+    if width > MAX_RESOLUTION:
+        raise StyleGANError(
+            f"resolution {width} is over the limit of {MAX_RESOLUTION} (one {width}x{width} image "
+            f"alone takes {_human_bytes(3 * width * width)}); the papers train at 1024 at most"
+        )
     if transform == "center-crop-wide":
         if not 0 < height < width:
             raise StyleGANError(
@@ -210,8 +250,14 @@ def _parse_resolution(resolution, transform: str | None) -> tuple[int, int]:
 
 
 def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -> None:
+    """Every reason the output cannot be written, found before any work starts."""
     if not source.exists():
         raise StyleGANError(f"source {source} does not exist; pass a folder or a .zip of images")
+    if not (source.is_dir() or is_regular_file(source)):
+        raise StyleGANError(
+            f"source {source} is neither a folder nor a regular file; pass a folder or a .zip "
+            "of images"
+        )
     src, dst = source.resolve(), dest.resolve()
     if dst == src or dst in src.parents:
         raise StyleGANError(f"destination {dest} would overwrite the source {source}")
@@ -219,6 +265,7 @@ def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -
         raise StyleGANError(
             f"destination folder {dest} is inside the source folder {source}; put it elsewhere"
         )
+    _check_writable_parent(dest)
     if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
         if not overwrite:
             raise StyleGANError(f"destination {dest} exists; pass --overwrite to replace it")
@@ -226,35 +273,62 @@ def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -
             raise StyleGANError(
                 f"refusing to replace {dest}: it is a folder but not a dataset (no dataset.json)"
             )
+        if not dest.is_dir() and not _is_dataset_zip(dest):
+            raise StyleGANError(
+                f"refusing to replace {dest}: it is a file but not a dataset zip (no "
+                "dataset.json inside); choose another --dest"
+            )
+
+
+def _check_writable_parent(dest: Path) -> None:
+    """The nearest existing folder above ``dest`` must be a folder we may create files in."""
+    parent = dest.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise StyleGANError(f"cannot create {dest}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StyleGANError(
+            f"cannot create {dest}: no permission to write in {parent}; choose another --dest"
+        )
+
+
+def _is_dataset_zip(path: Path) -> bool:
+    if not is_regular_file(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as z:
+            return "dataset.json" in z.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
 
 
 # -- reading the source ---------------------------------------------------------------------------
 
 
 class _Source:
-    """The images of a folder (recursive) or zip, in the order NVIDIA's tool reads them."""
+    """The images of a folder (recursive) or zip, in the order NVIDIA's tool reads them.
+
+    Reads go through :class:`~stylegan.data.reader.FileReader`, whose guards (regular files only,
+    size and zip-bomb limits) turn hostile files into skip reasons.
+    """
 
     def __init__(self, path: Path, ignore: list):
         self.path = path
-        self._zip = None
-        if path.is_dir():
-            names = [
-                Path(folder, f).relative_to(path).as_posix()
-                for folder, _dirs, files in os.walk(path)
-                for f in files
-            ]
+        self._files = FileReader(path)
+        try:
+            names = self._files.names()
+        except (zipfile.BadZipFile, OSError) as err:
+            raise StyleGANError(
+                f"source {path} is neither a folder nor a readable .zip of images ({err})"
+            ) from err
+        if self._files.is_zip:
+            names.sort()
+            ignored = set()
+        else:
             # NVIDIA's tool sorts pathlib paths, i.e. component by component.
             names.sort(key=lambda n: PurePosixPath(n).parts)
             ignored = {_relative_name(Path(p), path) for p in ignore}
-        else:
-            try:
-                self._zip = zipfile.ZipFile(path)
-            except (zipfile.BadZipFile, OSError) as err:
-                raise StyleGANError(
-                    f"source {path} is neither a folder nor a readable .zip of images ({err})"
-                ) from err
-            names = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
-            ignored = set()
         self.has_metadata = "dataset.json" in names
         self.image_names = []
         self.skipped = []
@@ -272,21 +346,18 @@ class _Source:
             )
 
     def read(self, name: str) -> bytes:
-        if self._zip is not None:
-            return self._zip.read(name)
-        return (self.path / name).read_bytes()
+        """The bytes of ``name``, or :class:`UnreadableFile` (a skip reason)."""
+        return self._files.read(name)
 
     def open(self, name: str):
-        if self._zip is not None:
-            return self._zip.open(name)
-        return open(self.path / name, "rb")
+        """``name`` opened for reading its header, or :class:`UnreadableFile`."""
+        return self._files.open(name)
 
     def __enter__(self) -> _Source:
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._zip is not None:
-            self._zip.close()
+        self._files.close()
 
 
 def _relative_name(path: Path, root: Path) -> str | None:
@@ -301,7 +372,7 @@ def _require_square(src: _Source) -> None:
     bad = []
     for name in src.image_names:
         try:
-            with src.open(name) as f, Image.open(f) as img:
+            with src.open(name) as f, open_image(f) as img:
                 size = img.size
         except Exception:  # unreadable files are reported as skipped later
             continue
@@ -323,17 +394,20 @@ def _resolve_labels(labels, src: _Source) -> tuple[dict | None, list[str] | None
     if labels is None:
         if not src.has_metadata:
             return None, None
+        origin = f"dataset.json in {src.path}"
         try:
             entries = json.loads(src.read("dataset.json"))["labels"]
-            raw = None if entries is None else {_clean(f): v for f, v in entries}
-        except (ValueError, KeyError, TypeError) as err:
+            rows = None if entries is None else [(f, v, json.dumps([f, v])) for f, v in entries]
+        except (ValueError, KeyError, TypeError, UnreadableFile) as err:
             raise StyleGANError(
-                f"dataset.json in {src.path} is not valid (expected {{'labels': [...]}}): {err}"
+                f"{origin} is not valid (expected {{'labels': [...]}}): {err}"
             ) from err
-        if raw is None:
+        if rows is None:
             return None, None
-        _require_all(raw, src, "dataset.json")
-        return raw, None
+        raw = _label_table(rows, origin, "entry")
+        _require_all(raw, src, origin)
+        labels, _ = _index_labels({n: raw[n] for n in src.image_names}, origin)
+        return labels, None
 
     if isinstance(labels, Mapping):
         raw = {_clean(str(k)): v for k, v in labels.items()}
@@ -360,23 +434,63 @@ def _clean(name: str) -> str:
 
 
 def _read_label_csv(path: Path, image_names: set[str]) -> dict[str, str]:
-    if not path.is_file():
+    """``file,label`` rows of a UTF-8 CSV (an optional header row is skipped).
+
+    Other encodings are refused rather than guessed: a Latin-1 guess would silently mismatch file
+    names that are UTF-8 on disk, and Excel's "CSV UTF-8" export is one click away.
+    """
+    if not path.exists():
         raise StyleGANError(
             f"labels file {path} does not exist; pass a CSV of file,label rows or 'folders'"
         )
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    try:
+        data = read_regular_file(path)
+    except UnreadableFile as err:
+        raise StyleGANError(f"cannot read the labels file {path} ({err}); pass a CSV") from err
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise StyleGANError(
+            f"labels file {path} is not UTF-8 text (byte 0x{data[err.start]:02x} on line "
+            f"{line}); save it as UTF-8 (e.g. Excel's 'CSV UTF-8')"
+        ) from None
+    numbered = [
+        (number, row)
+        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
+        if row and any(cell.strip() for cell in row)
+    ]
     # A first row that names no source image is a header.
-    if rows and _clean(rows[0][0]) not in image_names:
-        rows = rows[1:]
-    raw = {}
-    for number, row in enumerate(rows, start=1):
+    if numbered and _clean(numbered[0][1][0]) not in image_names:
+        numbered = numbered[1:]
+    rows = []
+    for number, row in numbered:
         if len(row) < 2 or not row[1].strip():
             raise StyleGANError(
                 f"{path}: row {number} ({','.join(row)!r}) needs two columns: file name, label"
             )
-        raw[_clean(row[0])] = row[1].strip()
-    return raw
+        rows.append((row[0], row[1].strip(), f"{number} ({','.join(row)!r})"))
+    return _label_table(rows, str(path), "row")
+
+
+def _label_table(rows: list[tuple[str, object, str]], origin: str, unit: str) -> dict:
+    """File name -> label from ``(file, label, description)`` rows.
+
+    Two rows naming one file with different labels are refused: which one should win is the
+    user's call, and a silent last-wins hides a broken labels file. Identical repeats are fine.
+    """
+    table: dict = {}
+    first_row: dict[str, str] = {}
+    for file, label, description in rows:
+        name = _clean(str(file))
+        if name in table and table[name] != label:
+            raise StyleGANError(
+                f"{origin} gives {name} two different labels: {unit} {first_row[name]} and "
+                f"{unit} {description}; keep one"
+            )
+        table[name] = label
+        first_row.setdefault(name, description)
+    return table
 
 
 def _require_all(raw: Mapping, src: _Source, origin: str) -> None:
@@ -389,16 +503,35 @@ def _require_all(raw: Mapping, src: _Source, origin: str) -> None:
 
 
 def _index_labels(raw: dict, origin: str) -> tuple[dict, list[str] | None]:
-    """Integer classes stay; class names become their index in sorted order; vectors stay."""
+    """Integer classes stay; class names become their index in sorted order; vectors stay.
+
+    A negative class index is refused, not turned into a name or shifted: it is a position in a
+    one-hot vector, and renumbering silently would change what every other index means. Integers
+    mixed with names are refused too, since sorting them as text puts "10" before "2".
+    """
     values = list(raw.values())
 
     def is_int(v):
         return (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) or (
-            isinstance(v, str) and re.fullmatch(r"\d+", v) is not None
+            isinstance(v, str) and re.fullmatch(r"[+-]?\d+", v.strip()) is not None
         )
 
-    if all(is_int(v) for v in values):
-        return {n: int(v) for n, v in raw.items()}, None
+    integers = {n: int(v) for n, v in raw.items() if is_int(v)}
+    negative = next(((n, v) for n, v in integers.items() if v < 0), None)
+    if negative:
+        raise StyleGANError(
+            f"{origin} gives {negative[0]} the class {negative[1]}; class indices must be 0 or "
+            "more (a position in the one-hot label), so renumber the classes from 0"
+        )
+    if len(integers) == len(values):
+        return integers, None
+    if integers and all(isinstance(v, str) for v in values):
+        name = next(n for n in raw if n not in integers)
+        number = next(iter(integers))
+        raise StyleGANError(
+            f"{origin} mixes class indices ({number}: {raw[number]}) and class names ({name}: "
+            f"{raw[name]}); use all indices or all names"
+        )
     if all(isinstance(v, str) for v in values):
         class_names = sorted(set(values))
         index = {c: i for i, c in enumerate(class_names)}
@@ -426,11 +559,13 @@ def _label_dim(labels: list) -> int:
 def _load_rgb(data: bytes, background: tuple[int, int, int]) -> Image.Image:
     """Decode one file to an RGB image upright as viewers show it; transparency over background."""
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with open_image(data) as img:  # refuses too many pixels before decoding any
             img.load()
             with contextlib.suppress(Exception):  # a broken EXIF block is no reason to skip
                 img = ImageOps.exif_transpose(img)
             return _to_rgb(img, background)
+    except _SkipImage:
+        raise
     except UnidentifiedImageError as err:
         raise _SkipImage("not a readable image") from err
     except Exception as err:  # Pillow reports damaged files with many exception types
@@ -439,11 +574,7 @@ def _load_rgb(data: bytes, background: tuple[int, int, int]) -> Image.Image:
 
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     if img.mode.startswith("I") or img.mode == "F":
-        # 16-bit greyscale: scale to 8 bits instead of letting convert() clip at 255.
-        array = np.asarray(img, dtype=np.float64)
-        if img.mode.startswith("I;16") or (img.mode == "I" and array.max() > 255):
-            array = array / 257
-        img = Image.fromarray(np.clip(np.round(array), 0, 255).astype(np.uint8), "L")
+        img = Image.fromarray(_greyscale_to_uint8(img), "L")
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
     if has_alpha:
         rgba = img.convert("RGBA")
@@ -451,6 +582,34 @@ def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
         canvas.alpha_composite(rgba)
         return canvas.convert("RGB")
     return img.convert("RGB")
+
+
+def _greyscale_to_uint8(img: Image.Image) -> np.ndarray:
+    """Scale a 16-bit, 32-bit integer or float greyscale image to 8 bits by a fixed rule.
+
+    ``convert("L")`` would clip at 255 (16-bit turns white) or truncate (float in [0, 1] turns
+    black). 16-bit (``I;16*``) always divides by 257. Float and 32-bit integer files carry no
+    range, so the values decide: float in [0, 1] (the usual convention) multiplies by 255, float
+    in [0, 255] is kept; 32-bit integers in [0, 255] are kept, in [0, 65535] divide by 257.
+    Anything else (negative values, NaN, wider ranges) is skipped with its range: no stretch
+    could be right for every image, and a per-image min-max stretch would change the contrast of
+    each image differently.
+    """
+    array = np.asarray(img, dtype=np.float32)
+    if img.mode.startswith("I;16"):
+        return np.round(array / 257).astype(np.uint8)
+    low, high = float(array.min()), float(array.max())
+    if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
+        raise _SkipImage(f"{img.mode} image with values in [{low:g}, {high:g}]: expected >= 0")
+    if img.mode == "F" and high <= 1:
+        array = array * 255
+    elif img.mode == "I" and high > 255:
+        if high > 65535:
+            raise _SkipImage(f"32-bit image with values up to {high:g}: expected [0, 65535]")
+        array = array / 257
+    elif high > 255:
+        raise _SkipImage(f"float image with values up to {high:g}: expected [0, 1] or [0, 255]")
+    return np.clip(np.round(array), 0, 255).astype(np.uint8)
 
 
 def _transform(
@@ -508,13 +667,49 @@ def _encode_png(img: Image.Image, compress_level: int) -> bytes:
 # -- writing --------------------------------------------------------------------------------------
 
 
+def _partial_prefix(dest: Path, kind: str, pid: int | None = None) -> str:
+    # The writer's pid is in the name, so a later run can tell a dead run's leftovers from a
+    # conversion still going on in another process.
+    return f".{dest.name}.{kind}-{os.getpid() if pid is None else pid}-"
+
+
+def remove_stale_partials(dest: Path) -> list[Path]:
+    """Remove the temporary outputs that killed runs for ``dest`` left behind; return them.
+
+    Only names carrying the pid of a process that no longer exists are removed: a live
+    process's partial output (another conversion to the same place) is never touched.
+    """
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:partial|old)-(\d+)-[^/]*")
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in dest.absolute().parent.iterdir():
+            match = pattern.fullmatch(entry.name)
+            if match and not _process_alive(int(match[1])):
+                _remove(entry)
+                removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0 only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists but belongs to someone else (EPERM), or we cannot tell
+        return True
+    return True
+
+
 class _Writer:
     """Writes the dataset under a temporary name beside ``dest``; ``commit`` renames it."""
 
     def __init__(self, dest: Path, as_zip: bool):
         self.dest = dest
+        self.bytes_written = 0
         dest.parent.mkdir(parents=True, exist_ok=True)
-        prefix = f".{dest.name}.partial-"
+        prefix = _partial_prefix(dest, "partial")
         umask = _current_umask()
         if as_zip:
             fd, temp = tempfile.mkstemp(prefix=prefix, dir=dest.parent)
@@ -528,6 +723,7 @@ class _Writer:
             self._zip = None
 
     def write(self, name: str, data: bytes) -> None:
+        self.bytes_written += len(data)
         if self._zip is not None:
             info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
             info.external_attr = 0o644 << 16
@@ -546,7 +742,7 @@ class _Writer:
             os.replace(self.temp, dest)  # atomic
         elif dest.exists():
             # A folder cannot be replaced in one step: move the old one aside first.
-            old = dest.with_name(f".{dest.name}.old-{secrets.token_hex(4)}")
+            old = dest.with_name(_partial_prefix(dest, "old") + secrets.token_hex(4))
             os.replace(dest, old)
             try:
                 os.replace(self.temp, dest)
@@ -575,6 +771,21 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _human_bytes(n: float) -> str:
+    if n < 1 << 20:
+        return f"{n / 1024:.1f} KiB"
+    if n < 1 << 30:
+        return f"{n / (1 << 20):.1f} MiB"
+    return f"{n / (1 << 30):.1f} GiB"
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
 
 
 def _current_umask() -> int:
