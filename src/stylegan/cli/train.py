@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from stylegan.cli import options
 from stylegan.cli.options import BOOL_VALUE, FiniteFloat, NameList, bool_value
 
 
@@ -72,8 +73,8 @@ class _TrainCommand(click.Command):
 
 
 @click.command("train", cls=_TrainCommand)
-@click.option(
-    "--outdir",
+@options.outdir(
+    required=False,
     default="training-runs",
     show_default=True,
     metavar="DIR",

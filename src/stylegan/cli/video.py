@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from stylegan.cli import options
 from stylegan.cli.options import (
     FiniteFloat,
     generator_options,
@@ -14,7 +15,7 @@ from stylegan.cli.options import (
 
 @click.command("video")
 @generator_options
-@click.option("--seeds", required=True, help="Keyframe seeds, consecutive per grid cell, e.g. 0-7.")
+@options.seeds(help="Keyframe seeds, consecutive per grid cell, e.g. 0-7.")
 @click.option("--grid", default="1x1", show_default=True, help="Cells as COLSxROWS, e.g. 2x2.")
 @click.option(
     "--num-keyframes",
