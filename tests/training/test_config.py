@@ -161,3 +161,17 @@ def test_stylegan3_gamma_follows_the_resolution_unless_given():
     assert make_config("stylegan3-t", resolution=64).r1_gamma == pytest.approx(2.0 / 16)
     assert make_config("stylegan3-t", resolution=512, r1_gamma=1.0).r1_gamma == 1.0
     assert make_config("stylegan3-t").r1_gamma == 8.2  # no resolution known: the AFHQ example
+
+
+def test_bad_values_fail_where_the_config_is_made():
+    good = make_config("tiny").to_dict()
+    with pytest.raises(StyleGANError, match="batch_size must be an integer"):
+        TrainingConfig.from_dict({**good, "batch_size": "four"})
+    with pytest.raises(StyleGANError, match="r1_gamma must be a finite number"):
+        TrainingConfig.from_dict({**good, "r1_gamma": float("nan")})
+    with pytest.raises(StyleGANError, match="not divisible"):
+        make_config("tiny").replace(batch_size=6, mbstd_group_size=4)
+    with pytest.raises(StyleGANError, match="unknown loss"):
+        TrainingConfig(loss="hinge")
+    with pytest.raises(StyleGANError, match="mirror must be true or false"):
+        TrainingConfig(mirror="yes")

@@ -1,0 +1,268 @@
+"""Images and figures from seeds: ``generate``, ``mix``, ``noise``, ``truncation``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stylegan.cli import options
+from stylegan.cli.options import (
+    FiniteFloat,
+    FiniteNumbers,
+    generator_options,
+    load_with_truncation,
+)
+
+
+def _vec2(spec: str) -> tuple[float, float]:
+    from stylegan.tools.motion import parse_vec2
+
+    return parse_vec2(spec)
+
+
+def _psis(spec: str) -> list[float]:
+    from stylegan.tools.truncation import parse_psi
+
+    return parse_psi(spec)
+
+
+@click.command("generate")
+@generator_options
+@options.seeds()
+@options.noise_mode()
+@options.outdir()
+@click.option("--grid", is_flag=True, help="Also write all images tiled as grid.png.")
+@click.option(
+    "--translate",
+    type=FiniteNumbers(_vec2, "X,Y"),
+    default="0,0",
+    show_default=True,
+    help="Move the image by X,Y image widths (StyleGAN3 input transform, as gen_images.py; "
+    "StyleGAN2: its constant input resampled).",
+)
+@click.option(
+    "--rotate",
+    type=FiniteFloat(),
+    default=0.0,
+    show_default=True,
+    metavar="DEG",
+    help="Rotate by DEG.",
+)
+def generate_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    seeds,
+    noise_mode,
+    outdir,
+    grid,
+    translate,
+    rotate,
+):
+    """Generate one image per seed (seed0000.png, ...), with the official seed protocol."""
+    import contextlib
+
+    from stylegan.latents import parse_seeds
+    from stylegan.tools.generate import generate_images, save_images
+    from stylegan.tools.motion import set_user_transform
+
+    seed_list = parse_seeds(seeds)
+    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
+        network, device, truncation_psi, truncation_cutoff
+    )
+    moved = tuple(translate) != (0.0, 0.0) or rotate != 0
+    with set_user_transform(G, translate, rotate) if moved else contextlib.nullcontext():
+        images = generate_images(
+            G,
+            seed_list,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            class_idx=class_idx,
+            noise_mode=noise_mode,
+            batch_size=batch_size,
+            device=resolved,
+            progress=True,
+        )
+    paths = save_images(images, seed_list, outdir, grid=grid)
+    click.echo(f"wrote {len(seed_list)} images to {outdir}")
+    if grid:
+        click.echo(f"grid: {paths[-1]}")
+
+
+@click.command("mix")
+@generator_options
+@click.option(
+    "--rows", "row_seeds", required=True, help="Seeds of the rows (they give the base w)."
+)
+@click.option("--cols", "col_seeds", required=True, help="Seeds of the columns (styles copied in).")
+@click.option(
+    "--styles",
+    default="coarse",
+    show_default=True,
+    help="Layers taken from the column seed: coarse, middle, fine, or e.g. 0-6.",
+)
+@options.noise_mode()
+@options.outdir()
+@click.option("--cells", "save_cells", is_flag=True, help="Also write every image as ROW-COL.png.")
+def mix_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    row_seeds,
+    col_seeds,
+    styles,
+    noise_mode,
+    outdir,
+    save_cells,
+):
+    """Style-mixing figure (mixing.png): row seeds mixed with column seeds' styles."""
+    from stylegan.latents import parse_seeds
+    from stylegan.tools.mixing import parse_styles, save_mixing, style_mixing_images
+
+    row_list, col_list = parse_seeds(row_seeds), parse_seeds(col_seeds)
+    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
+        network, device, truncation_psi, truncation_cutoff
+    )
+    layers = parse_styles(styles, G.num_ws)
+    rows, cols, cells = style_mixing_images(
+        G,
+        row_list,
+        col_list,
+        layers,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        noise_mode=noise_mode,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    paths = save_mixing(rows, cols, cells, row_list, col_list, outdir, save_cells=save_cells)
+    click.echo(f"style layers {','.join(map(str, layers))} of {G.num_ws} taken from the columns")
+    click.echo(f"wrote {paths[0]}" + (f" and {len(paths) - 1} images" if save_cells else ""))
+
+
+@click.command("noise")
+@generator_options
+@options.seeds(help="One figure row per seed, e.g. 0-3.")
+@click.option(
+    "--samples",
+    "num_samples",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Noise draws shown per seed.",
+)
+@click.option(
+    "--std-samples",
+    "num_std",
+    type=click.IntRange(min=2),
+    default=100,
+    show_default=True,
+    help="Noise draws behind the standard-deviation image.",
+)
+@click.option(
+    "--noise-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the noise draws (the figure is reproducible).",
+)
+@options.outdir()
+def noise_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    seeds,
+    num_samples,
+    num_std,
+    noise_seed,
+    outdir,
+):
+    """Stochastic-variation figure (noise.png): fixed w, redrawn noise, per-pixel std."""
+    from stylegan.images import save_image
+    from stylegan.latents import parse_seeds
+    from stylegan.tools.noise import noise_variation_figure
+
+    seed_list = parse_seeds(seeds)
+    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
+        network, device, truncation_psi, truncation_cutoff
+    )
+    figure = noise_variation_figure(
+        G,
+        seed_list,
+        num_samples=num_samples,
+        num_std=num_std,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        seed=noise_seed,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    click.echo(f"wrote {save_image(figure, Path(outdir) / 'noise.png')}")
+
+
+@click.command("truncation")
+@options.network()
+@options.seeds(required=False, default="0-3", show_default=True, help="One row per seed, e.g. 0-3.")
+@click.option(
+    "--psi",
+    "psis",
+    type=FiniteNumbers(_psis, "LIST|START:STOP:COUNT"),
+    default="-1:1:9",
+    show_default=True,
+    help="Columns: START:STOP:COUNT (evenly spaced) or a list such as 1,0.7,0.5,0,-0.5,-1.",
+)
+@options.truncation_cutoff(
+    help="Truncate only the first K layers (default: the network's own; 8 for StyleGAN (v1), "
+    "all for StyleGAN2/3)."
+)
+@options.class_idx()
+@options.noise_mode()
+@options.batch()
+@options.device()
+@options.outdir()
+@click.option("--save-cells", is_flag=True, help="Also write every image on its own.")
+def truncation_command(
+    network, seeds, psis, truncation_cutoff, class_idx, noise_mode, batch_size, device, outdir,
+    save_cells,
+):  # fmt: skip
+    """The truncation-trick figure (truncation.png): seeds in rows, psi in columns.
+
+    \b
+    stylegan truncation --network NET --seeds 0-3 --psi=-1:1:9 --outdir out
+    """
+    from stylegan.tools.truncation import save_truncation, truncation_images
+
+    # psi varies over the columns; only the cutoff falls back to the network's own.
+    G, resolved, _, truncation_cutoff = load_with_truncation(
+        network, device, None, truncation_cutoff
+    )
+    images = truncation_images(
+        G,
+        seeds,
+        psis,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        noise_mode=noise_mode,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    paths = save_truncation(images, seeds, psis, outdir, save_cells=save_cells)
+    click.echo(f"wrote {paths[0]}" + (f" and {len(paths) - 1} images" if save_cells else ""))
+
+
+COMMANDS = [generate_command, mix_command, noise_command, truncation_command]

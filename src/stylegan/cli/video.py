@@ -1,0 +1,180 @@
+"""``stylegan video``: latent interpolation or StyleGAN3 motion videos."""
+
+from __future__ import annotations
+
+import click
+
+from stylegan.cli import options
+from stylegan.cli.options import (
+    FiniteFloat,
+    generator_options,
+    load_generator,
+    load_with_truncation,
+)
+
+
+@click.command("video")
+@generator_options
+@options.seeds(help="Keyframe seeds, consecutive per grid cell, e.g. 0-7.")
+@click.option("--grid", default="1x1", show_default=True, help="Cells as COLSxROWS, e.g. 2x2.")
+@click.option(
+    "--num-keyframes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Keyframes per cell (seeds are reused); default: seeds / cells.",
+)
+@click.option(
+    "--frames-per-key",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Frames from one keyframe to the next.",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["linear", "slerp", "cubic"]),
+    default="cubic",
+    show_default=True,
+    help="Interpolation; slerp needs --space z.",
+)
+@click.option(
+    "--space",
+    type=click.Choice(["z", "w"]),
+    default="w",
+    show_default=True,
+    help="Latent space to interpolate in.",
+)
+@click.option("--fps", type=FiniteFloat(min=0, min_open=True), default=30, show_default=True)
+@click.option(
+    "--format",
+    "video_format",
+    type=click.Choice(["mp4", "gif"]),
+    default=None,
+    help="Default: from the --output suffix; mp4 falls back to gif without ffmpeg.",
+)
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Video file.")
+@click.option(
+    "--motion",
+    default=None,
+    metavar="pan|circle|rotate",
+    help="Instead of interpolating latents, move the input of each seed's fixed latent: "
+    "pan, circle, rotate, or a combination such as circle+rotate (StyleGAN3 motion videos).",
+)
+@click.option(
+    "--frames",
+    "num_frames",
+    type=click.IntRange(min=1),
+    default=120,
+    show_default=True,
+    help="--motion: frames in the video.",
+)
+@click.option(
+    "--speed",
+    type=FiniteFloat(),
+    default=1.0,
+    show_default=True,
+    help="--motion pan: pixels per frame.",
+)
+@click.option(
+    "--radius",
+    type=FiniteFloat(),
+    default=None,
+    help="--motion circle: pixels (default: size / 8).",
+)
+@click.option(
+    "--degrees",
+    type=FiniteFloat(),
+    default=360.0,
+    show_default=True,
+    help="--motion rotate: degrees over the whole video.",
+)
+@click.option(
+    "--compare",
+    "compare_network",
+    metavar="PATH",
+    default=None,
+    help="--motion: a second network shown to the right, same seeds and motion "
+    "(e.g. StyleGAN2 beside StyleGAN3 to show texture sticking).",
+)
+def video_command(
+    network,
+    truncation_psi,
+    truncation_cutoff,
+    class_idx,
+    batch_size,
+    device,
+    seeds,
+    grid,
+    num_keyframes,
+    frames_per_key,
+    kind,
+    space,
+    fps,
+    video_format,
+    output,
+    motion,
+    num_frames,
+    speed,
+    radius,
+    degrees,
+    compare_network,
+):
+    """Looping latent interpolation video (noise held fixed), or with --motion a motion video
+    of fixed latents, as an MP4 or GIF."""
+    from stylegan.tools.video import interpolation_frames, keyframe_seeds, parse_grid, write_video
+
+    if motion is not None:
+        from stylegan.tools.motion import motion_frames, parse_motion
+
+        parse_motion(motion)  # check before loading
+        cols, _ = parse_grid(grid)
+        G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
+            network, device, truncation_psi, truncation_cutoff
+        )
+        other = load_generator(compare_network, device)[0] if compare_network else None
+        frames = motion_frames(
+            G,
+            seeds,
+            motion=motion,
+            num_frames=num_frames,
+            compare=other,
+            speed=speed,
+            radius=radius,
+            degrees=degrees,
+            truncation_psi=truncation_psi,
+            truncation_cutoff=truncation_cutoff,
+            class_idx=class_idx,
+            batch_size=batch_size,
+            grid_cols=None if grid == "1x1" else cols,
+            device=resolved,
+            progress=True,
+        )
+        path = write_video(frames, output, fps=fps, format=video_format)
+        click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
+        return
+
+    cells = keyframe_seeds(seeds, grid, num_keyframes)  # check the grid before loading
+    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
+        network, device, truncation_psi, truncation_cutoff
+    )
+    frames = interpolation_frames(
+        G,
+        seeds,
+        grid=grid,
+        frames_per_key=frames_per_key,
+        kind=kind,
+        space=space,
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        num_keyframes=num_keyframes,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    path = write_video(frames, output, fps=fps, format=video_format)
+    num_frames = len(cells[0]) * frames_per_key
+    click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
+
+
+COMMANDS = [video_command]
