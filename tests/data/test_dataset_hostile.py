@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import png_bytes, write_image, write_zip_bomb
 
+from conftest import png_bytes, write_image, write_zip_bomb
 from stylegan.cli import cli
 from stylegan.data import ImageDataset, convert_dataset
 

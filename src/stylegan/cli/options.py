@@ -112,7 +112,7 @@ def _shared(*decls: str, **settings: Any) -> Callable[..., Callable]:
 
 
 def _noise_modes() -> tuple[str, ...]:
-    from stylegan.tools.generate import NOISE_MODES
+    from stylegan.networks.layers import NOISE_MODES
 
     return NOISE_MODES
 

@@ -8,8 +8,8 @@
 
 from stylegan.training.config import PRESETS, TrainingConfig, load_training_options, make_config
 from stylegan.training.loop import train
-from stylegan.training.run_folder import find_latest_snapshot
 from stylegan.training.run_config import resolve_run_config
+from stylegan.training.run_folder import find_latest_snapshot
 from stylegan.training.state import TrainingState
 from stylegan.training.step import training_step
 

@@ -579,12 +579,6 @@ def check_batch_split(config: TrainingConfig, world_size: int = 1) -> None:
             )
 
 
-def validate(config: TrainingConfig) -> None:
-    """Check ``config`` again. It checked itself when it was made; this stays for callers that
-    still call it (the training loop)."""
-    _validate(config)
-
-
 def _validate(config: TrainingConfig) -> None:
     """Raise :class:`StyleGANError` for settings that cannot train (run by ``__post_init__``)."""
     c = config

@@ -24,7 +24,7 @@ from stylegan.devices import resolve_device
 from stylegan.images import make_grid, save_image
 from stylegan.training import distributed
 from stylegan.training.accumulate import check_batch_split, micro_batch_size
-from stylegan.training.config import TrainingConfig, validate
+from stylegan.training.config import TrainingConfig
 from stylegan.training.data_stream import open_dataset, real_batches
 from stylegan.training.progressive import apply_schedule, process_reals, schedule_at
 from stylegan.training.run import Run
@@ -50,7 +50,6 @@ def train(
     folder), a run folder (continued in place) or a snapshot path (continued in a new run
     folder). Everything is restored: networks, optimisers, counters, pl_mean and RNG states.
     """
-    validate(config)
     context = distributed.from_environment()
     device = distributed.init(context, resolve_device(config.device))
     try:

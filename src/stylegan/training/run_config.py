@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from stylegan.training.config import TrainingConfig, make_config
-from stylegan.training.loop import dataset_resolution, saved_config
+from stylegan.training.data_stream import dataset_resolution
+from stylegan.training.run_folder import saved_config
 
 
 def resolve_run_config(
