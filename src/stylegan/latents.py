@@ -114,7 +114,9 @@ def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
     return np.random.RandomState(seed).randn(z_dim)
 
 
-def z_from_seeds(seeds: Sequence[int], z_dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def z_from_seeds(
+    seeds: Sequence[int], z_dim: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Stack :func:`z_from_seed` for each seed into a float32 ``[N, z_dim]`` tensor."""
     z = np.stack([z_from_seed(s, z_dim) for s in seeds])
     return torch.from_numpy(z).to(torch.float32).to(device)
