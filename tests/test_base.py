@@ -69,3 +69,31 @@ def test_resolve_device():
             resolve_device("cuda")
     with pytest.raises(StyleGANError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_huge_seed_ranges_cost_no_memory():
+    seeds = parse_seeds("0-100000000,5")
+    assert len(seeds) == 100_000_002
+    assert seeds[0] == 0 and seeds[100_000_000] == 100_000_000 and seeds[-1] == 5
+    assert seeds[10:13] == [10, 11, 12]
+    assert next(seeds.batches(4)) == [0, 1, 2, 3]
+    assert list(parse_seeds("3-4,9").batches(2)) == [[3, 4], [9]]
+    with pytest.raises(IndexError):
+        seeds[len(seeds)]
+
+
+def test_save_image_never_leaves_a_partial_png(tmp_path, monkeypatch):
+    import errno
+
+    target = tmp_path / "out" / "reals.png"
+    save_image(np.zeros([4, 4, 3], np.uint8), target)
+    before = target.read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setitem(Image.SAVE, "PNG", full_disk)
+    with pytest.raises(StyleGANError, match=r"disk full while writing .*reals\.png.*MiB free"):
+        save_image(np.full([4, 4, 3], 255, np.uint8), target)
+    assert target.read_bytes() == before  # the earlier image is intact
+    assert sorted(p.name for p in target.parent.iterdir()) == ["reals.png"]  # no temporary

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from stylegan.errors import raise_if_disk_full
 
 
 def to_uint8_nhwc(img: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> torch.Tensor:
@@ -35,11 +38,25 @@ def make_grid(images: np.ndarray | torch.Tensor, cols: int | None = None) -> np.
 
 
 def save_image(array: np.ndarray | torch.Tensor, path: str | Path) -> Path:
-    """Save one ``[H, W, C]`` uint8 image (C = 1 or 3) as PNG, creating parent folders."""
+    """Save one ``[H, W, C]`` uint8 image (C = 1 or 3) as PNG, creating parent folders.
+
+    Written under a temporary name and renamed, so an interruption or a full disk never leaves
+    a half-written PNG under the final name.
+    """
     array = np.asarray(array)
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        Image.fromarray(array).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise_if_disk_full(err, path, needed_bytes=array.nbytes)
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path

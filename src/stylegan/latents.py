@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Iterable, Iterator, Sequence
+
 import numpy as np
 import torch
 
@@ -13,7 +16,63 @@ def parse_int_ranges(spec: str) -> list[int]:
 
     Raises ``ValueError`` on anything else; callers turn it into a message for their flag.
     """
-    values: list[int] = []
+    return [v for lo, hi in _int_range_parts(spec) for v in range(lo, hi + 1)]
+
+
+class Seeds(Sequence[int]):
+    """Seeds as inclusive ranges, so ``0-100000000`` costs a few bytes rather than gigabytes:
+    a read-only sequence (``len``, indexing, slicing, iteration) equal to the list it stands for.
+    """
+
+    def __init__(self, ranges: Iterable[tuple[int, int]]):
+        self._ranges = [(int(lo), int(hi)) for lo, hi in ranges]  # inclusive (lo <= hi)
+        self._starts = [0]
+        for lo, hi in self._ranges:
+            self._starts.append(self._starts[-1] + hi - lo + 1)
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("seed index out of range")
+        part = bisect.bisect_right(self._starts, index) - 1
+        return self._ranges[part][0] + index - self._starts[part]
+
+    def __iter__(self) -> Iterator[int]:
+        for lo, hi in self._ranges:
+            yield from range(lo, hi + 1)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Seeds):
+            return list(self._ranges) == list(other._ranges) or list(self) == list(other)
+        if isinstance(other, (list, tuple)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        parts = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in self._ranges]
+        return f"Seeds({','.join(parts)!r})"
+
+    def batches(self, size: int) -> Iterator[list[int]]:
+        """Consecutive lists of at most ``size`` seeds (memory stays flat for any count)."""
+        batch: list[int] = []
+        for seed in self:
+            batch.append(seed)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
+def _int_range_parts(spec: str) -> list[tuple[int, int]]:
+    """``"0-3,7"`` -> ``[(0, 3), (7, 7)]``; ``ValueError`` on anything else."""
+    parts: list[tuple[int, int]] = []
     for part in str(spec).replace(" ", "").split(","):
         if not part:
             continue
@@ -21,29 +80,33 @@ def parse_int_ranges(spec: str) -> list[int]:
             lo, hi = (int(v) for v in part.split("-", 1))
             if hi < lo:
                 raise ValueError(f"range {part} runs backwards")
-            values.extend(range(lo, hi + 1))
         else:
-            values.append(int(part))
-    return values
+            lo = hi = int(part)
+        parts.append((lo, hi))
+    return parts
 
 
-def parse_seeds(spec: str | int | list[int] | tuple[int, ...]) -> list[int]:
-    """Parse ``"0-3,7,10-11"`` into ``[0, 1, 2, 3, 7, 10, 11]`` (ranges are inclusive)."""
+def parse_seeds(spec: str | int | Sequence[int]) -> Seeds:
+    """Parse ``"0-3,7,10-11"`` into the seeds ``[0, 1, 2, 3, 7, 10, 11]`` (ranges are inclusive),
+    held as ranges (:class:`Seeds`)."""
+    if isinstance(spec, Seeds):
+        return spec
     if isinstance(spec, int):
-        return [spec]
-    if isinstance(spec, (list, tuple)):
-        return [int(s) for s in spec]
-    try:
-        seeds = parse_int_ranges(spec)
-    except ValueError:
-        raise StyleGANError(
-            f"cannot read seeds {spec!r}: use numbers and ranges like 0-63,100"
-        ) from None
-    if not seeds:
+        parts = [(spec, spec)]
+    elif isinstance(spec, (list, tuple, range)):
+        parts = [(int(s), int(s)) for s in spec]
+    else:
+        try:
+            parts = _int_range_parts(spec)
+        except ValueError:
+            raise StyleGANError(
+                f"cannot read seeds {spec!r}: use numbers and ranges like 0-63,100"
+            ) from None
+    if not parts:
         raise StyleGANError(f"no seeds in {spec!r}: give at least one, e.g. --seeds 0-7")
-    if any(s < 0 or s >= 2**32 for s in seeds):
+    if any(lo < 0 or hi >= 2**32 for lo, hi in parts):
         raise StyleGANError("seeds must lie in 0 .. 2**32-1")
-    return seeds
+    return Seeds(parts)
 
 
 def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
@@ -51,7 +114,9 @@ def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
     return np.random.RandomState(seed).randn(z_dim)
 
 
-def z_from_seeds(seeds: list[int], z_dim: int, device: torch.device | str = "cpu") -> torch.Tensor:
+def z_from_seeds(
+    seeds: Sequence[int], z_dim: int, device: torch.device | str = "cpu"
+) -> torch.Tensor:
     """Stack :func:`z_from_seed` for each seed into a float32 ``[N, z_dim]`` tensor."""
     z = np.stack([z_from_seed(s, z_dim) for s in seeds])
     return torch.from_numpy(z).to(torch.float32).to(device)
