@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from stylegan.errors import raise_if_disk_full
+from stylegan.errors import StyleGANError, raise_if_disk_full
 
 
 def to_uint8_nhwc(img: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> torch.Tensor:
@@ -35,6 +35,19 @@ def make_grid(images: np.ndarray | torch.Tensor, cols: int | None = None) -> np.
         r, q = divmod(i, cols)
         grid[r * h : (r + 1) * h, q * w : (q + 1) * w] = images[i]
     return grid
+
+
+MAX_FIGURE_PIXELS = 2**28  # 16384 x 16384: about 0.8 GB as RGB, the most a figure may hold
+
+
+def check_figure_size(rows: int, cols: int, height: int, width: int, what: str = "figure") -> None:
+    """Refuse, before any work, a figure (grid) too large to hold in memory or to view."""
+    pixels = rows * cols * height * width
+    if pixels > MAX_FIGURE_PIXELS:
+        raise StyleGANError(
+            f"{what} of {rows} x {cols} images at {width}x{height} px would be {pixels / 1e6:,.0f} "
+            f"megapixels (at most {MAX_FIGURE_PIXELS / 1e6:,.0f}); use fewer seeds or values"
+        )
 
 
 def save_image(array: np.ndarray | torch.Tensor, path: str | Path) -> Path:

@@ -49,6 +49,7 @@ def _psis(spec: str) -> list[float]:
     metavar="DEG",
     help="Rotate by DEG.",
 )
+@options.yes()
 def generate_command(
     network,
     truncation_psi,
@@ -62,35 +63,42 @@ def generate_command(
     grid,
     translate,
     rotate,
+    yes,
 ):
-    """Generate one image per seed (seed0000.png, ...), with the official seed protocol."""
+    """Generate one image per seed (seed0000.png, ...), with the official seed protocol.
+
+    Images are written batch by batch, so any number of seeds runs in flat memory and an
+    interruption keeps what was written; more than 10,000 images asks first (--yes skips it).
+    """
     import contextlib
 
     from stylegan.latents import parse_seeds
-    from stylegan.tools.generate import generate_images, save_images
+    from stylegan.tools.generate import write_images
     from stylegan.tools.motion import set_user_transform
 
     seed_list = parse_seeds(seeds)
+    options.confirm_large_count(len(seed_list), f"images into {outdir}", yes)
     G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
         network, device, truncation_psi, truncation_cutoff
     )
     moved = tuple(translate) != (0.0, 0.0) or rotate != 0
     with set_user_transform(G, translate, rotate) if moved else contextlib.nullcontext():
-        images = generate_images(
+        written, grid_path = write_images(
             G,
             seed_list,
+            outdir,
             truncation_psi=truncation_psi,
             truncation_cutoff=truncation_cutoff,
             class_idx=class_idx,
             noise_mode=noise_mode,
             batch_size=batch_size,
             device=resolved,
+            grid=grid,
             progress=True,
         )
-    paths = save_images(images, seed_list, outdir, grid=grid)
-    click.echo(f"wrote {len(seed_list)} images to {outdir}")
-    if grid:
-        click.echo(f"grid: {paths[-1]}")
+    click.echo(f"wrote {written} images to {outdir}")
+    if grid_path is not None:
+        click.echo(f"grid: {grid_path}")
 
 
 @click.command("mix")

@@ -160,7 +160,35 @@ batch = _shared(
     show_default=True,
     help="Images rendered per forward pass.",
 )
-outdir = _shared("--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+
+
+def _writable_outdir(ctx: click.Context, param: click.Parameter, value: str | None):
+    """Check the output folder while parsing, before anything is loaded or rendered."""
+    from stylegan.errors import StyleGANError
+    from stylegan.io.paths import check_writable_dir
+
+    if value is None:
+        return value
+    try:
+        check_writable_dir(value, what="--outdir")
+    except StyleGANError as err:
+        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
+    return value
+
+
+outdir = _shared(
+    "--outdir",
+    required=True,
+    type=click.Path(file_okay=False),
+    callback=_writable_outdir,
+    help="Output folder.",
+)
+yes = _shared(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="Do not ask before writing more than 10,000 images.",
+)
 
 
 def generator_options(func: Callable) -> Callable:
@@ -188,3 +216,23 @@ def load_with_truncation(path: str, device_name: str, psi: float | None, cutoff:
 
     G, resolved = load_generator(path, device_name)
     return (G, resolved, *resolve_truncation(G, psi, cutoff))
+
+
+LARGE_IMAGE_COUNT = 10_000  # above this, a command asks before it starts writing
+
+
+def confirm_large_count(count: int, what: str, yes: bool) -> None:
+    """Ask before writing ``count`` images when it is large (``--yes`` skips the question);
+    without a terminal to ask on, refuse with what to pass."""
+    import sys
+
+    from stylegan.errors import StyleGANError
+
+    if yes or count <= LARGE_IMAGE_COUNT:
+        return
+    if not sys.stdin.isatty():
+        raise StyleGANError(
+            f"this would write {count:,} {what}; pass --yes to confirm, or give fewer seeds"
+        )
+    if not click.confirm(f"Write {count:,} {what}?", default=False):
+        raise StyleGANError("cancelled; nothing was written")

@@ -8,7 +8,7 @@ Names and shapes of parameters and buffers equal NVIDIA's, so official weights l
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -446,7 +446,6 @@ class GenerateMixin:
         )
 
 
-@torch.no_grad()
 def seeds_to_images(
     G: nn.Module,
     seeds: int | str | Sequence[int],
@@ -460,8 +459,29 @@ def seeds_to_images(
     """The one path from seeds to uint8 ``[N, H, W, C]`` CPU images, behind ``G.generate`` and
     :func:`stylegan.tools.generate.generate_images`: any module with ``mapping``, ``synthesis``,
     ``z_dim`` and ``c_dim`` (``truncation_psi=None``: its ``default_truncation``, if any).
+    All images at once; :func:`iter_seed_images` gives them batch by batch."""
+    batches = iter_seed_images(
+        G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, progress
+    )
+    return torch.cat([images for _, images in batches])
 
-    Each batch of seeds is mapped and rendered on its own, so memory stays that of one batch.
+
+@torch.no_grad()
+def iter_seed_images(
+    G: nn.Module,
+    seeds: int | str | Sequence[int],
+    truncation_psi: float | None = None,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    progress: bool = False,
+) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """``(seeds, uint8 [n, H, W, C] CPU images)`` one batch at a time, so memory stays that of
+    one batch for any number of seeds (``0-100000000`` included).
+
+    Output that is not finite (NaN or inf: damaged weights, a diverged run) raises rather than
+    turning into black images.
     """
     seeds = parse_seeds(seeds)
     if not seeds:
@@ -473,19 +493,34 @@ def seeds_to_images(
     if truncation_psi is None:
         truncation_psi, truncation_cutoff = getattr(G, "default_truncation", (1.0, None))
     device = next(iter(G.parameters()), torch.empty(0)).device
-    starts = range(0, len(seeds), batch_size)
-    if progress:
-        starts = tqdm(starts, desc="generating", unit="batch")
+    bar = tqdm(total=len(seeds), desc="generating", unit="img", disable=not progress)
     was_training = G.training
     G.eval()
     try:
-        images = []
-        for start in starts:
-            chunk = seeds[start : start + batch_size]
+        for chunk in seeds.batches(batch_size):
             z = z_from_seeds(chunk, G.z_dim, device=device)
             c = class_labels(class_idx, G.c_dim, len(chunk), device=device)
             ws = G.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-            images.append(to_uint8_nhwc(G.synthesis(ws, noise_mode=noise_mode)))
+            img = G.synthesis(ws, noise_mode=noise_mode)
+            check_finite_output(img, chunk)
+            bar.update(len(chunk))
+            yield chunk, to_uint8_nhwc(img)
     finally:
         G.train(was_training)
-    return torch.cat(images)
+        bar.close()
+
+
+def check_finite_output(images: torch.Tensor, seeds: Sequence[int] | None = None) -> None:
+    """Refuse NaN / inf images (one device sync per batch): they would be saved as black."""
+    if bool(torch.isfinite(images).all()):
+        return
+    bad = (~torch.isfinite(images.detach().flatten(1))).any(1).nonzero().flatten().tolist()
+    which = ""
+    if seeds is not None:
+        which = " (seeds " + ", ".join(str(seeds[i]) for i in bad[:5])
+        which += ", ...)" if len(bad) > 5 else ")"
+    raise StyleGANError(
+        f"the network's output is not finite (NaN or inf) for {len(bad)} of {len(images)} "
+        f"images{which}: its weights are damaged or its training diverged; "
+        "`stylegan inspect` the checkpoint or use an earlier snapshot"
+    )

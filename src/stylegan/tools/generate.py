@@ -6,6 +6,7 @@ tools: every tool maps seeds to ``ws`` once and then renders ``ws`` in batches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,9 +17,14 @@ from tqdm import tqdm
 
 from stylegan.devices import resolve_device
 from stylegan.errors import StyleGANError
-from stylegan.images import make_grid, save_image, to_uint8_nhwc
+from stylegan.images import check_figure_size, make_grid, save_image, to_uint8_nhwc
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-from stylegan.networks.layers import check_noise_mode, seeds_to_images
+from stylegan.networks.layers import (
+    check_finite_output,
+    check_noise_mode,
+    iter_seed_images,
+    seeds_to_images,
+)
 
 
 def prepare_generator(G: nn.Module, device=None) -> tuple[nn.Module, torch.device]:
@@ -99,7 +105,11 @@ def synthesize_float(
     chunks = range(0, ws.shape[0], batch_size)
     if progress:
         chunks = tqdm(chunks, desc=desc, unit="batch")
-    out = [G.synthesis(ws[i : i + batch_size], noise_mode=noise_mode).float().cpu() for i in chunks]
+    out = []
+    for i in chunks:
+        images = G.synthesis(ws[i : i + batch_size], noise_mode=noise_mode)
+        check_finite_output(images)
+        out.append(images.float().cpu())
     return torch.cat(out)
 
 
@@ -159,3 +169,44 @@ def save_images(
     if grid:
         paths.append(save_image(make_grid(images, cols=grid_cols), outdir / "grid.png"))
     return paths
+
+
+def write_images(
+    G: nn.Module,
+    seeds: Sequence[int] | str,
+    outdir: str | Path,
+    truncation_psi: float = 1.0,
+    truncation_cutoff: int | None = None,
+    class_idx: int | None = None,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    device=None,
+    grid: bool = False,
+    progress: bool = False,
+) -> tuple[int, Path | None]:
+    """Render and write ``seed0000.png``-style files batch by batch: memory stays flat for any
+    number of seeds and an interruption keeps every image written so far. Returns the number
+    written and the path of ``grid.png`` (only if ``grid``; its size is checked first)."""
+    check_noise_mode(noise_mode)
+    check_batch_size(batch_size)
+    seeds = parse_seeds(seeds)
+    G, _ = prepare_generator(G, device)
+    if grid:
+        cols = math.ceil(math.sqrt(len(seeds)))  # as make_grid lays them out
+        rows = math.ceil(len(seeds) / cols)
+        check_figure_size(rows, cols, G.img_resolution, G.img_resolution, "--grid")
+    outdir = Path(outdir)
+    kept, written = [], 0
+    batches = iter_seed_images(
+        G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, progress
+    )
+    for chunk, images in batches:
+        for seed, image in zip(chunk, images.numpy()):
+            save_image(image, outdir / f"seed{seed:04d}.png")
+            written += 1
+        if grid:
+            kept.append(images)
+    grid_path = None
+    if grid:
+        grid_path = save_image(make_grid(torch.cat(kept).numpy()), outdir / "grid.png")
+    return written, grid_path

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.images import save_image
+from stylegan.images import check_figure_size, save_image
 from stylegan.latents import parse_int_ranges, parse_seeds
 from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
 
@@ -93,6 +93,8 @@ def style_mixing_images(
     check_noise_mode(noise_mode)
     row_seeds, col_seeds = parse_seeds(row_seeds), parse_seeds(col_seeds)
     G, device = prepare_generator(G, device)
+    res = G.img_resolution
+    check_figure_size(len(row_seeds) + 1, len(col_seeds) + 1, res, res, "style-mixing figure")
     styles = parse_styles(styles, G.num_ws)
     kwargs = dict(
         truncation_psi=truncation_psi,

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.images import make_grid, save_image
+from stylegan.images import check_figure_size, make_grid, save_image
 from stylegan.latents import parse_seeds
 from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
 
@@ -84,6 +84,8 @@ def truncation_images(
     check_noise_mode(noise_mode)
     psis = parse_psi(psis)
     G, device = prepare_generator(G, device)
+    res = G.img_resolution
+    check_figure_size(len(parse_seeds(seeds)), len(psis), res, res, "truncation figure")
     ws = truncated_ws(G, seeds, psis, truncation_cutoff, class_idx, device)
     images = synthesize(G, ws.flatten(0, 1), noise_mode, batch_size, progress, desc="truncation")
     return images.reshape(ws.shape[0], ws.shape[1], *images.shape[1:])
