@@ -161,7 +161,9 @@ def read_init_kwargs(
             given.pop(key, None)
         unknown = sorted(set(given) - set(known[group]))
         if unknown:
-            label = f"{where} {group}" if group else where
+            # "StyleGAN3 mapping", "discriminator epilogue": the network part, as users say it.
+            part = group.removesuffix("_kwargs")
+            label = f"{where.replace('generator', '').strip()} {part}".strip() if group else where
             raise StyleGANError(
                 f"unsupported {label} argument(s) {unknown}: known are {sorted(known[group])}"
             )
