@@ -5,7 +5,7 @@ import pickle
 import zipfile
 
 import pytest
-from conftest import png_bytes, write_zip_bomb
+from hostile_files import png_bytes, write_zip_bomb
 
 from stylegan.data import reader
 from stylegan.data.reader import FileReader, UnreadableFile, open_image, read_regular_file
