@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hostile_files import png_bytes, write_zip_bomb
 
-from conftest import png_bytes, write_zip_bomb
 from stylegan.data import ImageDataset, InfiniteSampler, convert_dataset, infinite_loader
 from stylegan.errors import StyleGANError
 

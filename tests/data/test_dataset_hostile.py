@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hostile_files import png_bytes, write_zip_bomb
 
-from conftest import png_bytes, write_image, write_zip_bomb
 from stylegan.cli import cli
 from stylegan.data import ImageDataset, convert_dataset
 
@@ -53,9 +53,9 @@ def snapshot(root: Path, leave_out: Path) -> dict:
     return entries
 
 
-def test_fifo_and_device_links_are_skipped_not_read(tmp_path):
+def test_fifo_and_device_links_are_skipped_not_read(tmp_path, make_image):
     src = tmp_path / "src"
-    write_image(src / "a.png")
+    make_image(src / "a.png")
     (src / "link.png").symlink_to(src / "a.png")  # a link to a regular file is fine
     (src / "zero.png").symlink_to("/dev/zero")
     os.mkfifo(src / "x.png")
@@ -71,8 +71,8 @@ def test_fifo_and_device_links_are_skipped_not_read(tmp_path):
     assert snapshot(tmp_path, dest) == before
 
 
-def test_a_6_gib_zip_member_is_skipped_with_its_reason(tmp_path):
-    write_image(tmp_path / "a.png")
+def test_a_6_gib_zip_member_is_skipped_with_its_reason(tmp_path, make_image):
+    make_image(tmp_path / "a.png")
     bomb = tmp_path / "bomb.zip"
     write_zip_bomb(bomb, "b.png", 6 << 30, {"a.png": (tmp_path / "a.png").read_bytes()})
     dest = tmp_path / "out.zip"
@@ -84,9 +84,9 @@ def test_a_6_gib_zip_member_is_skipped_with_its_reason(tmp_path):
     assert snapshot(tmp_path, dest) == before
 
 
-def test_a_6_gib_member_in_a_training_zip_is_a_one_line_error(tmp_path):
+def test_a_6_gib_member_in_a_training_zip_is_a_one_line_error(tmp_path, make_image):
     src = tmp_path / "src"
-    write_image(src / "a.png")
+    make_image(src / "a.png")
     convert_dataset(src, tmp_path / "good.zip", 8, progress=False)
     with zipfile.ZipFile(tmp_path / "good.zip") as z:
         members = {n: z.read(n) for n in z.namelist()}
@@ -109,10 +109,10 @@ def test_a_6_gib_member_in_a_training_zip_is_a_one_line_error(tmp_path):
         (60_000, "too many pixels"),  # over it: Pillow's error, listed as a skip like ours
     ],
 )
-def test_a_pixel_bomb_is_skipped(tmp_path, side, reason):
+def test_a_pixel_bomb_is_skipped(tmp_path, make_image, side, reason):
     # Refused from the header before any allocation, so it runs in this process.
     src = tmp_path / "src"
-    write_image(src / "a.png")
+    make_image(src / "a.png")
     (src / "huge.png").write_bytes(png_bytes(side, side))
     dest = tmp_path / "out"
     before = snapshot(tmp_path, dest)
@@ -125,9 +125,9 @@ def test_a_pixel_bomb_is_skipped(tmp_path, side, reason):
     assert snapshot(tmp_path, dest) == before
 
 
-def test_a_huge_resolution_is_refused_before_any_work(tmp_path):
+def test_a_huge_resolution_is_refused_before_any_work(tmp_path, make_image):
     src = tmp_path / "src"
-    write_image(src / "a.png")
+    make_image(src / "a.png")
     dest = tmp_path / "out.zip"
     before = snapshot(tmp_path, dest)
     result = run_limited(
@@ -140,10 +140,10 @@ def test_a_huge_resolution_is_refused_before_any_work(tmp_path):
     assert not dest.exists() and snapshot(tmp_path, dest) == before
 
 
-def test_a_killed_run_leaves_a_partial_that_the_next_run_removes(tmp_path):
+def test_a_killed_run_leaves_a_partial_that_the_next_run_removes(tmp_path, make_image):
     src = tmp_path / "src"
     for i in range(40):
-        write_image(src / f"{i:02d}.png", seed=i)
+        make_image(src / f"{i:02d}.png", seed=i)
     dest = tmp_path / "out.zip"
     # Slow the conversion down so it is surely killed half-way.
     code = (
@@ -170,9 +170,9 @@ def test_a_killed_run_leaves_a_partial_that_the_next_run_removes(tmp_path):
 
 
 @pytest.mark.parametrize("live", [False, True])
-def test_only_dead_processes_partials_are_removed(tmp_path, live):
+def test_only_dead_processes_partials_are_removed(tmp_path, make_image, live):
     src = tmp_path / "src"
-    write_image(src / "a.png")
+    make_image(src / "a.png")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         if not live:

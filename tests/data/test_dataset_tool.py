@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from hostile_files import png_bytes
 from PIL import Image
 
 from stylegan.cli import cli
@@ -544,8 +545,6 @@ def test_16_bit_greyscale_is_scaled_by_its_type_not_its_brightness(tmp_path):
 
 
 def test_16_bit_rgb_png_keeps_its_colours(tmp_path):
-    from conftest import png_bytes
-
     src = _mk(tmp_path)
     rgb = np.zeros((8, 8, 3), np.uint16)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 65535, 32896, 257 * 10

@@ -5,8 +5,8 @@ import pickle
 import zipfile
 
 import pytest
+from hostile_files import png_bytes, write_zip_bomb
 
-from conftest import png_bytes, write_zip_bomb
 from stylegan.data import reader
 from stylegan.data.reader import FileReader, UnreadableFile, open_image, read_regular_file
 

@@ -210,7 +210,10 @@ def open_image(data: bytes | BinaryIO) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data) if isinstance(data, bytes) else data)
     except Image.DecompressionBombError as err:
-        raise UnreadableFile(f"too many pixels ({err})") from err
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)  # where Pillow's warning becomes an error
+        raise UnreadableFile(
+            f"too many pixels: over Pillow's decompression-bomb limit of {limit:,}"
+        ) from err
     except Exception as err:  # Pillow reports damaged headers with many exception types
         raise UnreadableFile("not a readable image") from err
     width, height = img.size
