@@ -11,7 +11,8 @@ name                      what                                                  
 ``nvidia-pytorch-pickle`` stylegan2-ada-pytorch / stylegan3 ``network-*.pkl``      read
 ``nvidia-tensorflow``     StyleGAN / StyleGAN2(-ADA) TensorFlow ``(G, D, Gs)``      read
 ``rosinality``            rosinality/stylegan2-pytorch ``.pt`` (g, d, g_ema, ...)   both
-``official``              state dicts + ``init_kwargs`` for NVIDIA's PyTorch code  both
+``official``              ``.pt``: state dicts + ``init_kwargs`` for NVIDIA's code  both
+``nvidia-pickle``         ``network-*.pkl`` for NVIDIA's ``legacy.load_network_pkl`` write
 ========================  =======================================================  =========
 """
 
@@ -22,6 +23,7 @@ import os
 import pickle
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import Checkpoint, load_checkpoint, read_config, save_checkpoint
 from stylegan.io.safe_pickle import LEGACY_TORCH_MAGIC, UnsafePickleError, safe_load
 
-EXPORT_FORMATS = ("safetensors", "official", "rosinality")
+EXPORT_FORMATS = ("safetensors", "official", "rosinality", "nvidia-pickle")
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -202,17 +204,41 @@ def save_as(
     networks: dict[str, nn.Module],
     to: str = "safetensors",
     metadata: dict[str, Any] | None = None,
+    nvidia_src: str | Path | None = None,
+    drop_clamp: bool = False,
 ) -> Path:
-    """Write ``networks`` (keyed G, D, G_ema) in export format ``to``, atomically."""
-    from stylegan.io import nvidia, rosinality
+    """Write ``networks`` (keyed G, D, G_ema) in export format ``to``, atomically.
+
+    ``nvidia_src``: the NVIDIA checkout whose network source an ``nvidia-pickle`` embeds;
+    ``drop_clamp``: let ``rosinality`` leave out ``conv_clamp`` (see :func:`convert`).
+    """
+    from stylegan.io import nvidia, nvidia_pickle, rosinality
 
     path = Path(path)
+    dump: Any = torch.save
     if to == "safetensors":
         return save_checkpoint(path, networks, metadata=metadata)
     if to == "official":
+        if path.suffix == ".pkl":
+            raise StyleGANError(
+                f"{path}: the official export is a torch.save file of state dicts (name it .pt), "
+                "which NVIDIA's legacy.load_network_pkl cannot read; for a pickle their code "
+                "loads use --to nvidia-pickle --nvidia-src PATH_TO_THEIR_CHECKOUT"
+            )
         obj = nvidia.official_state_dicts(networks)
     elif to == "rosinality":
-        obj = rosinality.rosinality_from_networks(networks)
+        obj = rosinality.rosinality_from_networks(networks, drop_clamp=drop_clamp)
+    elif to == "nvidia-pickle":
+        if nvidia_src is None:
+            raise StyleGANError(
+                "--to nvidia-pickle embeds NVIDIA's network source: give --nvidia-src with the "
+                "path of a NVlabs/stylegan3 or NVlabs/stylegan2-ada-pytorch checkout"
+            )
+        training_set_kwargs = (metadata or {}).get("training_set_kwargs")
+        if not isinstance(training_set_kwargs, dict):
+            training_set_kwargs = None
+        obj = nvidia_pickle.snapshot(networks, nvidia_src, training_set_kwargs)
+        dump = nvidia_pickle.dump
     else:
         raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     if path.is_dir():
@@ -220,11 +246,29 @@ def save_as(
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        torch.save(obj, tmp)
+        dump(obj, tmp)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+MEASURE_SEEDS = tuple(range(8))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert` wrote. Path-like (``open(result)`` opens :attr:`path`)."""
+
+    path: Path
+    format: str
+    # Largest |source image - image of the written file, re-loaded| over MEASURE_SEEDS (fp32,
+    # CPU, constant noise), measured when the format drops a setting; None when nothing dropped.
+    max_abs_difference: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
 
 def convert(
@@ -233,14 +277,56 @@ def convert(
     to: str = "safetensors",
     nets: list[str] | None = None,
     force_fp16: bool = False,
-) -> Path:
-    """Read any supported checkpoint and write its networks in format ``to``."""
+    nvidia_src: str | Path | None = None,
+) -> Conversion:
+    """Read any supported checkpoint and write its networks in format ``to``.
+
+    rosinality has no activation clamp and no fp16: networks with ``conv_clamp`` (every NVIDIA
+    mixed-precision release) convert with a warning, and the images the written file gives
+    are compared with the source's (:attr:`Conversion.max_abs_difference`).
+    """
+    from stylegan.io import rosinality
+
     if to not in EXPORT_FORMATS:
         raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     ckpt = load_any(source, nets=nets, force_fp16=force_fp16, training_state=False)
     metadata = dict(ckpt.metadata)
     metadata.setdefault("converted_from", str(source))
-    return save_as(dest, ckpt.networks, to=to, metadata=metadata)
+    dropped = rosinality.dropped_settings(ckpt.networks) if to == "rosinality" else []
+    notes = []
+    if dropped:
+        notes.append(
+            f"rosinality cannot express {', '.join(dropped)}: converted without them; the "
+            "outputs differ only where an activation exceeds the clamp"
+        )
+        warnings.warn(notes[-1], UserWarning, stacklevel=2)
+    path = save_as(
+        dest, ckpt.networks, to=to, metadata=metadata, nvidia_src=nvidia_src, drop_clamp=True
+    )
+    difference = None
+    generator = next((k for k in ("G_ema", "G") if k in ckpt.networks), None)
+    if dropped and generator is not None:
+        written = load_network(path, net=generator)
+        difference = image_difference(ckpt.networks[generator], written)
+    return Conversion(path, to, difference, tuple(notes))
+
+
+@torch.no_grad()
+def image_difference(
+    first: nn.Module, second: nn.Module, seeds: tuple[int, ...] = MEASURE_SEEDS
+) -> float:
+    """Largest absolute difference between two generators' images for ``seeds``, in fp32 on
+    the CPU with constant noise and no truncation, one seed at a time (large networks fit)."""
+    from stylegan.latents import z_from_seeds
+
+    first, second = first.float().cpu().eval(), second.float().cpu().eval()
+    largest = 0.0
+    for seed in seeds:
+        z = z_from_seeds([seed], first.z_dim)
+        a = first(z, truncation_psi=1, noise_mode="const")
+        b = second(z, truncation_psi=1, noise_mode="const")
+        largest = max(largest, (a - b).abs().max().item())
+    return largest
 
 
 # ---- inspecting -----------------------------------------------------------------------------
