@@ -292,17 +292,17 @@ def convert(
     ckpt = load_any(source, nets=nets, force_fp16=force_fp16, training_state=False)
     metadata = dict(ckpt.metadata)
     metadata.setdefault("converted_from", str(source))
+    path = save_as(
+        dest, ckpt.networks, to=to, metadata=metadata, nvidia_src=nvidia_src, drop_clamp=True
+    )
     dropped = rosinality.dropped_settings(ckpt.networks) if to == "rosinality" else []
     notes = []
-    if dropped:
+    if dropped:  # said once the file is written: any setting it cannot drop raised above
         notes.append(
             f"rosinality cannot express {', '.join(dropped)}: converted without them; the "
             "outputs differ only where an activation exceeds the clamp"
         )
         warnings.warn(notes[-1], UserWarning, stacklevel=2)
-    path = save_as(
-        dest, ckpt.networks, to=to, metadata=metadata, nvidia_src=nvidia_src, drop_clamp=True
-    )
     difference = None
     generator = next((k for k in ("G_ema", "G") if k in ckpt.networks), None)
     if dropped and generator is not None:
