@@ -312,3 +312,89 @@ def test_discriminator_and_channels_rosinality_cannot_express_raise():
         rosinality_arguments(G)
     with pytest.raises(StyleGANError, match="G_ema, G and D only"):
         rosinality_from_networks({"augment_pipe": Discriminator.from_config(d)})
+
+
+# ---- mixed-precision NVIDIA networks: converted without the clamp, the change measured ----
+
+
+def _clamped_checkpoint(tmp_path: Path, bite: bool) -> tuple[Path, Generator]:
+    """A rosinality-shaped G and D with NVIDIA's mixed-precision settings (conv_clamp 256,
+    fp16 in the top resolution); ``bite`` shifts biases so activations pass 256 (a weight
+    scale would not: demodulation cancels it)."""
+    from stylegan.io.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(
+        **{**TINY, "channel_base": 4096, "channel_max": 512, "num_fp16_res": 1, "conv_clamp": 256}
+    )
+    G = Generator.from_config(cfg).eval()
+    d = DiscriminatorConfig(
+        c_dim=0, img_resolution=8, img_channels=3, channel_base=4096, conv_clamp=256
+    )
+    D = Discriminator.from_config(d).eval()
+    if bite:
+        with torch.no_grad():
+            for name, p in G.named_parameters():
+                if name.endswith("conv1.bias"):
+                    p.add_(300)
+    path = save_checkpoint(tmp_path / "clamped", {"G_ema": G, "D": D})
+    return path, G
+
+
+def _unclamped(G: Generator) -> Generator:
+    """``G`` without the clamp: what rosinality's classes compute with its weights."""
+    free = Generator.from_config(G.config.replace(conv_clamp=None, num_fp16_res=0)).eval()
+    free.load_state_dict(G.state_dict())
+    return free
+
+
+@pytest.mark.parametrize("bite", [False, True])
+def test_clamped_network_converts_with_a_warning_and_the_measured_change(tmp_path, bite):
+    from stylegan.io.formats import MEASURE_SEEDS, convert, load_any
+    from stylegan.latents import z_from_seeds
+
+    source, G = _clamped_checkpoint(tmp_path, bite)
+    with pytest.warns(UserWarning, match="conv_clamp=256 \\(rosinality has no clamp\\)") as rec:
+        result = convert(source, tmp_path / "ros.pt", to="rosinality")
+    assert "G_ema num_fp16_res=1 (rosinality runs in fp32)" in str(rec[0].message)
+    assert "D conv_clamp=256" in str(rec[0].message)
+    assert result.warnings == (str(rec[0].message),)
+    back = load_any(result.path).networks
+    assert back["G_ema"].config.conv_clamp is None and back["D"].config.conv_clamp is None
+    assert_same_tensors(_unclamped(G), back["G_ema"])
+    # The number is the real one: the source with its clamp against the clamp-free network.
+    z = z_from_seeds(list(MEASURE_SEEDS), G.z_dim)
+    expected = (G(z, noise_mode="const") - _unclamped(G)(z, noise_mode="const")).abs().max()
+    assert result.max_abs_difference == pytest.approx(
+        expected.item(), rel=1e-5, abs=1e-6
+    )  # batch of 8 vs one by one
+    if bite:
+        assert result.max_abs_difference > 1  # images moved by more than half their range
+    else:
+        assert result.max_abs_difference == 0  # 256 is never reached by an ordinary network
+
+
+def test_cli_prints_the_dropped_clamp_and_the_difference(tmp_path):
+    from click.testing import CliRunner
+
+    from stylegan.cli import cli
+
+    source, _ = _clamped_checkpoint(tmp_path, bite=False)
+    out = tmp_path / "ros.pt"
+    result = CliRunner().invoke(cli, ["convert", str(source), str(out), "--to", "rosinality"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith("warning: rosinality cannot express G_ema conv_clamp=256")
+    assert lines[1] == (
+        "max abs image difference, source vs written file, over 8 seeds (fp32, CPU): 0"
+    )
+    assert lines[2] == f"wrote {out} (rosinality)"
+    # Other settings rosinality cannot express are refused as before.
+    cfg = GeneratorConfig(**{**TINY, "channel_base": 4096, "conv_clamp": 256, "c_dim": 4})
+    from stylegan.io.checkpoint import save_checkpoint
+
+    labelled = save_checkpoint(tmp_path / "labelled", {"G_ema": Generator.from_config(cfg)})
+    result = CliRunner().invoke(cli, ["convert", str(labelled), str(out), "--to", "rosinality"])
+    assert result.exit_code == 1 and "error: rosinality cannot express G_ema: c_dim=4" in (
+        result.output
+    )

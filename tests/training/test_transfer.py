@@ -15,7 +15,7 @@ from stylegan.training import find_latest_snapshot, make_config, train
 
 def test_fine_tune_an_official_pickle_with_freeze_d(tiny_config, unlabelled_dataset, tmp_path):
     source = train(tiny_config(steps=2, cond=False), tmp_path / "source", progress=False)
-    pkl = convert(find_latest_snapshot(source), tmp_path / "network.pkl", to="official")
+    pkl = convert(find_latest_snapshot(source), tmp_path / "network.pt", to="official")
     before = load_checkpoint(find_latest_snapshot(source)).networks
 
     config = tiny_config(steps=3, data=str(unlabelled_dataset), freezed=2)

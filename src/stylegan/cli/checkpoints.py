@@ -11,11 +11,12 @@ import click
 @click.option(
     "--to",
     "to",
-    type=click.Choice(["safetensors", "official", "rosinality"]),
+    type=click.Choice(["safetensors", "official", "rosinality", "nvidia-pickle"]),
     default="safetensors",
     show_default=True,
     help="safetensors: ours (folder, or a .safetensors file); official: state dicts and "
-    "init_kwargs for NVIDIA's code (.pt); rosinality: g, d, g_ema, latent_avg (.pt).",
+    "init_kwargs for NVIDIA's code (.pt); rosinality: g, d, g_ema, latent_avg (.pt); "
+    "nvidia-pickle: a network .pkl for NVIDIA's legacy.load_network_pkl (needs --nvidia-src).",
 )
 @click.option(
     "--net",
@@ -34,15 +35,46 @@ import click
     is_flag=True,
     help="Replace OUT if it exists and is a checkpoint of the --to format (nothing else).",
 )
+@click.option(
+    "--nvidia-src",
+    default=None,
+    metavar="PATH",
+    help="For --to nvidia-pickle: a NVlabs/stylegan3 or stylegan2-ada-pytorch checkout, whose "
+    "network source the pickle embeds.",
+)
 def convert_command(
-    source: str, dest: str, to: str, nets: tuple[str, ...], force_fp16: bool, overwrite: bool
+    source: str,
+    dest: str,
+    to: str,
+    nets: tuple[str, ...],
+    force_fp16: bool,
+    overwrite: bool,
+    nvidia_src: str | None,
 ):
     """Convert a checkpoint (any format stylegan reads, or a URL) to another format."""
-    from stylegan.io.formats import convert
+    import warnings
 
-    nets_or_all = list(nets) or None
-    path = convert(source, dest, to, nets_or_all, force_fp16=force_fp16, overwrite=overwrite)
-    click.echo(f"wrote {path} ({to})")
+    from stylegan.io.formats import MEASURE_SEEDS, convert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # printed below, as one line each
+        result = convert(
+            source,
+            dest,
+            to=to,
+            nets=list(nets) or None,
+            force_fp16=force_fp16,
+            overwrite=overwrite,
+            nvidia_src=nvidia_src,
+        )
+    for note in result.warnings:
+        click.echo(f"warning: {note}", err=True)
+    if result.max_abs_difference is not None:
+        click.echo(
+            f"max abs image difference, source vs written file, over {len(MEASURE_SEEDS)} "
+            f"seeds (fp32, CPU): {result.max_abs_difference:.3g}"
+        )
+    click.echo(f"wrote {result.path} ({to})")
 
 
 @click.command("inspect")

@@ -11,7 +11,8 @@ name                      what                                                  
 ``nvidia-pytorch-pickle`` stylegan2-ada-pytorch / stylegan3 ``network-*.pkl``      read
 ``nvidia-tensorflow``     StyleGAN / StyleGAN2(-ADA) TensorFlow ``(G, D, Gs)``      read
 ``rosinality``            rosinality/stylegan2-pytorch ``.pt`` (g, d, g_ema, ...)   both
-``official``              state dicts + ``init_kwargs`` for NVIDIA's PyTorch code  both
+``official``              ``.pt``: state dicts + ``init_kwargs`` for NVIDIA's code  both
+``nvidia-pickle``         ``network-*.pkl`` for NVIDIA's ``legacy.load_network_pkl`` write
 ========================  =======================================================  =========
 """
 
@@ -22,6 +23,7 @@ import pickle
 import re
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ from stylegan.io.checkpoint import (
 from stylegan.io.paths import check_new_destination
 from stylegan.io.safe_pickle import LEGACY_TORCH_MAGIC, UnsafePickleError, safe_load
 
-EXPORT_FORMATS = ("safetensors", "official", "rosinality")
+EXPORT_FORMATS = ("safetensors", "official", "rosinality", "nvidia-pickle")
 ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -224,7 +226,19 @@ def is_torch_file(path: Path) -> bool:
 
 
 # What --overwrite may replace, per export format (recognised by content, not by suffix).
-REPLACEABLE = {"official": is_torch_file, "rosinality": is_torch_file}
+def _is_pickle_file(path: Path) -> bool:
+    """A regular file that starts as a pickle of protocol 2 or later (as NVIDIA's .pkl do)."""
+    if not path.is_file() or path.is_symlink():
+        return False
+    with open(path, "rb") as f:
+        return f.read(1) == b"\x80"
+
+
+REPLACEABLE = {
+    "official": is_torch_file,
+    "rosinality": is_torch_file,
+    "nvidia-pickle": _is_pickle_file,
+}
 
 
 def check_export_destination(
@@ -235,7 +249,7 @@ def check_export_destination(
     ``safetensors``) even with it."""
     if to == "safetensors":
         return check_checkpoint_destination(path, overwrite)
-    kind = f"a PyTorch file like those --to {to} writes"
+    kind = f"a {'pickle' if to == 'nvidia-pickle' else 'PyTorch'} file like those --to {to} writes"
     return check_new_destination(path, overwrite, REPLACEABLE.get(to), kind=kind)
 
 
@@ -256,28 +270,68 @@ def save_as(
     to: str = "safetensors",
     metadata: dict[str, Any] | None = None,
     overwrite: bool = False,
+    nvidia_src: str | Path | None = None,
+    drop_clamp: bool = False,
 ) -> Path:
     """Write ``networks`` (keyed G, D, G_ema) in export format ``to``, atomically.
 
     An existing ``path`` is refused unless ``overwrite``, and replaced only if it is of that
-    format (see :func:`check_export_destination`).
+    format (see :func:`check_export_destination`). ``nvidia_src``: the NVIDIA checkout whose
+    network source an ``nvidia-pickle`` embeds; ``drop_clamp``: let ``rosinality`` leave out
+    ``conv_clamp`` (see :func:`convert`).
     """
-    from stylegan.io import nvidia, rosinality
+    from stylegan.io import nvidia, nvidia_pickle, rosinality
 
     path = Path(path)
+    dump: Any = torch.save
     if to == "safetensors":
         return save_checkpoint(path, networks, metadata=metadata, overwrite=overwrite)
     if to == "official":
+        if path.suffix == ".pkl":
+            raise StyleGANError(
+                f"{path}: the official export is a torch.save file of state dicts (name it .pt), "
+                "which NVIDIA's legacy.load_network_pkl cannot read; for a pickle their code "
+                "loads use --to nvidia-pickle --nvidia-src PATH_TO_THEIR_CHECKOUT"
+            )
         obj = nvidia.official_state_dicts(networks)
     elif to == "rosinality":
-        obj = rosinality.rosinality_from_networks(networks)
+        obj = rosinality.rosinality_from_networks(networks, drop_clamp=drop_clamp)
+    elif to == "nvidia-pickle":
+        if nvidia_src is None:
+            raise StyleGANError(
+                "--to nvidia-pickle embeds NVIDIA's network source: give --nvidia-src with the "
+                "path of a NVlabs/stylegan3 or NVlabs/stylegan2-ada-pytorch checkout"
+            )
+        training_set_kwargs = (metadata or {}).get("training_set_kwargs")
+        if not isinstance(training_set_kwargs, dict):
+            training_set_kwargs = None
+        obj = nvidia_pickle.snapshot(networks, nvidia_src, training_set_kwargs)
+        dump = nvidia_pickle.dump
     else:
         raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     if path.is_dir():
         raise StyleGANError(f"{path} is a folder; the {to} format is a single file, e.g. out.pt")
     check_export_destination(path, to, overwrite)
     needed = _tensor_bytes(obj)
-    return write_atomically(path, lambda tmp: torch.save(obj, tmp), needed, overwrite=overwrite)
+    return write_atomically(path, lambda tmp: dump(obj, tmp), needed, overwrite=overwrite)
+
+
+MEASURE_SEEDS = tuple(range(8))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert` wrote. Path-like (``open(result)`` opens :attr:`path`)."""
+
+    path: Path
+    format: str
+    # Largest |source image - image of the written file, re-loaded| over MEASURE_SEEDS (fp32,
+    # CPU, constant noise), measured when the format drops a setting; None when nothing dropped.
+    max_abs_difference: float | None = None
+    warnings: tuple[str, ...] = ()
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
 
 def convert(
@@ -287,20 +341,65 @@ def convert(
     nets: list[str] | None = None,
     force_fp16: bool = False,
     overwrite: bool = False,
-) -> Path:
+    nvidia_src: str | Path | None = None,
+) -> Conversion:
     """Read any supported checkpoint and write its networks in format ``to``.
 
     ``dest`` is checked first, so nothing is read (or downloaded) for a destination that would
     be refused; an existing one is replaced only with ``overwrite`` and only if it is of format
-    ``to``.
+    ``to``. rosinality has no activation clamp and no fp16: networks with ``conv_clamp`` (every
+    NVIDIA mixed-precision release) convert with a warning, and the images the written file
+    gives are compared with the source's (:attr:`Conversion.max_abs_difference`).
     """
+    from stylegan.io import rosinality
+
     if to not in EXPORT_FORMATS:
         raise StyleGANError(f"unknown format {to!r}: choose one of {', '.join(EXPORT_FORMATS)}")
     check_export_destination(dest, to, overwrite)
     ckpt = load_any(source, nets=nets, force_fp16=force_fp16, training_state=False)
     metadata = dict(ckpt.metadata)
     metadata.setdefault("converted_from", str(source))
-    return save_as(dest, ckpt.networks, to=to, metadata=metadata, overwrite=overwrite)
+    path = save_as(
+        dest,
+        ckpt.networks,
+        to=to,
+        metadata=metadata,
+        overwrite=overwrite,
+        nvidia_src=nvidia_src,
+        drop_clamp=True,
+    )
+    dropped = rosinality.dropped_settings(ckpt.networks) if to == "rosinality" else []
+    notes = []
+    if dropped:  # said once the file is written: any setting it cannot drop raised above
+        notes.append(
+            f"rosinality cannot express {', '.join(dropped)}: converted without them; the "
+            "outputs differ only where an activation exceeds the clamp"
+        )
+        warnings.warn(notes[-1], UserWarning, stacklevel=2)
+    difference = None
+    generator = next((k for k in ("G_ema", "G") if k in ckpt.networks), None)
+    if dropped and generator is not None:
+        written = load_network(path, net=generator)
+        difference = image_difference(ckpt.networks[generator], written)
+    return Conversion(path, to, difference, tuple(notes))
+
+
+@torch.no_grad()
+def image_difference(
+    first: nn.Module, second: nn.Module, seeds: tuple[int, ...] = MEASURE_SEEDS
+) -> float:
+    """Largest absolute difference between two generators' images for ``seeds``, in fp32 on
+    the CPU with constant noise and no truncation, one seed at a time (large networks fit)."""
+    from stylegan.latents import z_from_seeds
+
+    first, second = first.float().cpu().eval(), second.float().cpu().eval()
+    largest = 0.0
+    for seed in seeds:
+        z = z_from_seeds([seed], first.z_dim)
+        a = first(z, truncation_psi=1, noise_mode="const")
+        b = second(z, truncation_psi=1, noise_mode="const")
+        largest = max(largest, (a - b).abs().max().item())
+    return largest
 
 
 # ---- inspecting -----------------------------------------------------------------------------

@@ -6,8 +6,9 @@ networks are ``@persistent_class`` objects. :mod:`stylegan.io.safe_pickle` turns
 here the top-level ``init_kwargs`` become our config, with the class defaults of the repository
 that wrote the file, and the tensors load with ``strict=True`` since our names equal theirs.
 
-Writing the official pickle format would mean shipping NVIDIA's source inside the file, so the
-export for their code is a plain ``torch.save`` of state dicts plus ``init_kwargs``::
+Their pickle format embeds their source, so :mod:`stylegan.io.nvidia_pickle` writes it from the
+user's own checkout (``--to nvidia-pickle``); without one, the export for their code is a plain
+``torch.save`` of state dicts plus ``init_kwargs`` (``--to official``, a ``.pt``)::
 
     ckpt = torch.load("net.pt", weights_only=True)
     G = networks_stylegan2.Generator(**ckpt["init_kwargs"]["G_ema"])

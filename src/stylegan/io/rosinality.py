@@ -402,8 +402,22 @@ def networks_from_rosinality(obj: Mapping[str, Any]) -> tuple[dict[str, nn.Modul
 # ---- ours -> rosinality -------------------------------------------------------------------------
 
 
-def _check_expressible(net: nn.Module, name: str) -> None:
-    """Raise naming every setting of ``net`` that rosinality's classes cannot express."""
+def dropped_settings(networks: Mapping[str, nn.Module]) -> list[str]:
+    """What a rosinality export with ``drop_clamp=True`` leaves out, one phrase per setting:
+    their layers have no activation clamp and run in fp32 only."""
+    out = []
+    for name, net in networks.items():
+        cfg = getattr(net, "config", None)
+        if getattr(cfg, "conv_clamp", None) is not None:
+            out.append(f"{name} conv_clamp={cfg.conv_clamp} (rosinality has no clamp)")
+        if getattr(cfg, "num_fp16_res", 0):
+            out.append(f"{name} num_fp16_res={cfg.num_fp16_res} (rosinality runs in fp32)")
+    return out
+
+
+def _check_expressible(net: nn.Module, name: str, drop_clamp: bool = False) -> None:
+    """Raise naming every setting of ``net`` that rosinality's classes cannot express
+    (``conv_clamp`` counts unless ``drop_clamp``)."""
     cfg = net.config
     problems = []
 
@@ -414,7 +428,8 @@ def _check_expressible(net: nn.Module, name: str) -> None:
     need("architecture", cfg.architecture, "skip" if name != "D" else "resnet")
     need("c_dim", cfg.c_dim, 0)
     need("img_channels", cfg.img_channels, 3)
-    need("conv_clamp", cfg.conv_clamp, None)
+    if not drop_clamp:
+        need("conv_clamp", cfg.conv_clamp, None)
     need("activation", cfg.activation, "lrelu")
     filt = filter_buffer(cfg.resample_filter).cpu()
     if filt.shape != (4, 4) or not torch.allclose(filt, filter_buffer(BLUR_KERNEL).cpu()):
@@ -468,9 +483,15 @@ def _adam_state(n_params: int, key: str) -> dict[str, Any]:
     return {"state": {}, "param_groups": [group]}
 
 
-def rosinality_from_networks(networks: Mapping[str, nn.Module]) -> dict[str, Any]:
+def rosinality_from_networks(
+    networks: Mapping[str, nn.Module], drop_clamp: bool = False
+) -> dict[str, Any]:
     """A rosinality checkpoint dict (``g_ema``/``g``/``d`` state dicts, ``latent_avg`` and empty
-    ``g_optim``/``d_optim``) from our ``G_ema``/``G``/``D``; save it with ``torch.save``."""
+    ``g_optim``/``d_optim``) from our ``G_ema``/``G``/``D``; save it with ``torch.save``.
+
+    ``drop_clamp`` converts networks with ``conv_clamp`` (every NVIDIA mixed-precision release)
+    without it, which changes outputs only where an activation exceeds the clamp; see
+    :func:`dropped_settings` and ``formats.convert``, which measures the change."""
     unknown = sorted(set(networks) - set(CHECKPOINT_KEYS))
     if unknown or not networks:
         raise StyleGANError(
@@ -483,7 +504,7 @@ def rosinality_from_networks(networks: Mapping[str, nn.Module]) -> dict[str, Any
             raise StyleGANError(
                 f"{name} must be a StyleGAN2 {cls.__name__}, got {type(net).__name__}"
             )
-        _check_expressible(net, name)
+        _check_expressible(net, name, drop_clamp)
     for name in ("G_ema", "G", "D"):  # their file order
         if name not in networks:
             continue
