@@ -519,7 +519,10 @@ def _decode(doc: Any, tensors: dict[str, torch.Tensor]) -> Any:
     if "__ndarray__" in doc:
         spec = doc["__ndarray__"]
         raw = base64.b64decode(spec["data"])
-        return np.frombuffer(raw, dtype=np.dtype(spec["dtype"])).reshape(spec["shape"]).copy()
+        dtype = np.dtype(spec["dtype"])
+        if dtype.hasobject:  # we never write one; numpy would want a pickle for it
+            raise StyleGANError("refusing to load: the training state holds a numpy object array")
+        return np.frombuffer(raw, dtype=dtype).reshape(spec["shape"]).copy()
     if "__float__" in doc:
         return float(doc["__float__"])
     if "__tuple__" in doc:

@@ -74,8 +74,8 @@ def scan_pickle(stream: io.BytesIO) -> None:
         for opcode, arg, pos in pickletools.genops(stream):
             if opcode.name == "FRAME" and arg > end - stream.tell():
                 raise RefusedFileError(
-                    f"a pickle frame at byte {pos} declares {arg:,} bytes, more than the "
-                    f"{end - stream.tell():,} left in the file"
+                    f"a pickle frame at byte {pos} declares {arg:,} bytes, but only "
+                    f"{end - stream.tell():,} are left (the file is truncated or hostile)"
                 )
             if opcode.name in _MEMO_PUTS:
                 if arg > puts:  # picklers number memo slots 0, 1, 2, ...
@@ -87,7 +87,7 @@ def scan_pickle(stream: io.BytesIO) -> None:
             elif opcode.name == "MEMOIZE":
                 puts += 1
     except ValueError as err:  # pickletools: a declared length past the end, a bad opcode
-        why = f"the pickle is damaged or declares more than it holds ({err})"
+        why = f"the pickle is truncated, damaged or declares more than it holds ({err})"
         raise RefusedFileError(why) from None
     finally:
         stream.seek(start)
