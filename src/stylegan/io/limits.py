@@ -20,8 +20,8 @@ through the guards here, so each such file stops with one line
 from __future__ import annotations
 
 import argparse
-import io
 import math
+import mmap
 import pickletools
 from collections.abc import Iterable
 from typing import Any
@@ -59,38 +59,84 @@ class RefusedFileError(StyleGANError):
 # ---- before unpickling ------------------------------------------------------------------------
 
 
-def scan_pickle(stream: io.BytesIO) -> None:
-    """Check the opcodes of the pickle at the stream's position, then rewind to it.
+# Opcode byte -> pickletools' description (argument layout) of every pickle protocol.
+_OPCODES = {op.code.encode("latin-1")[0]: op for op in pickletools.opcodes}
+# Counted arguments: (bytes of the length prefix, signed).
+_COUNTED = {
+    pickletools.TAKEN_FROM_ARGUMENT1: (1, False),
+    pickletools.TAKEN_FROM_ARGUMENT4: (4, True),
+    pickletools.TAKEN_FROM_ARGUMENT4U: (4, False),
+    pickletools.TAKEN_FROM_ARGUMENT8U: (8, False),
+}
+
+
+def scan_pickle(data: bytes | bytearray | mmap.mmap, start: int = 0) -> None:
+    """Check the opcodes of the pickle that begins at byte ``start`` of ``data``.
 
     The C unpickler allocates a declared length (``BINBYTES8``, ``BINUNICODE8``, ``FRAME``) or
     a memo table up to a declared slot (``LONG_BINPUT``) before reading a byte of it, so a
-    16-byte file can ask for 2**60 bytes; ``pickletools`` reads the same opcodes from memory
-    without allocating what they declare.
+    16-byte file can ask for 2**60 bytes. Here each length is compared with the bytes left,
+    skipping the data without copying it (pickletools' opcode table gives the layouts).
     """
-    start = stream.tell()
-    end = len(stream.getbuffer())
+    buf = memoryview(data)
+    pos, end = start, len(data)
     puts = 0
     try:
-        for opcode, arg, pos in pickletools.genops(stream):
-            if opcode.name == "FRAME" and arg > end - stream.tell():
-                raise RefusedFileError(
-                    f"a pickle frame at byte {pos} declares {arg:,} bytes, but only "
-                    f"{end - stream.tell():,} are left (the file is truncated or hostile)"
-                )
-            if opcode.name in _MEMO_PUTS:
-                if arg > puts:  # picklers number memo slots 0, 1, 2, ...
+        while True:
+            if pos >= end:
+                raise RefusedFileError("the pickle ends before its STOP opcode (it is truncated)")
+            op = _OPCODES.get(buf[pos])
+            if op is None:
+                raise RefusedFileError(f"byte {pos} of the pickle is no opcode (it is damaged)")
+            at, pos = pos, pos + 1
+            arg, value = op.arg, None
+            if op.name == "STOP":
+                return
+            if arg is None:
+                pass
+            elif arg.n >= 0:
+                value = int.from_bytes(buf[pos : pos + arg.n], "little")
+                pos += arg.n
+            elif arg.n == pickletools.UP_TO_NEWLINE:
+                stop = data.find(b"\n", pos)
+                if arg.name == "stringnl_noescape_pair" and stop >= 0:  # GLOBAL: module, name
+                    stop = data.find(b"\n", stop + 1)
+                if stop < 0:
+                    raise RefusedFileError(f"the pickle ends inside its {op.name} at byte {at}")
+                if op.name == "PUT":
+                    value = int(bytes(buf[pos:stop]))
+                pos = stop + 1
+            else:
+                width, signed = _COUNTED[arg.n]
+                length = int.from_bytes(buf[pos : pos + width], "little", signed=signed)
+                pos += width
+                if length < 0 or length > end - pos:
                     raise RefusedFileError(
-                        f"a pickle memo slot at byte {pos} is numbered {arg:,} after {puts:,} "
+                        f"a {op.name} at byte {at} of the pickle declares {length:,} bytes, but "
+                        f"only {max(end - pos, 0):,} are left (the file is truncated or hostile)"
+                    )
+                pos += length
+            if pos > end:
+                raise RefusedFileError(f"the pickle ends inside its {op.name} at byte {at}")
+            if op.name == "FRAME" and value > end - pos:
+                raise RefusedFileError(
+                    f"a pickle frame at byte {at} declares {value:,} bytes, but only "
+                    f"{end - pos:,} are left (the file is truncated or hostile)"
+                )
+            if op.name in _MEMO_PUTS:
+                if value > puts:  # picklers number memo slots 0, 1, 2, ...
+                    raise RefusedFileError(
+                        f"a pickle memo slot at byte {at} is numbered {value:,} after {puts:,} "
                         "slots (the unpickler would allocate a table that large)"
                     )
                 puts += 1
-            elif opcode.name == "MEMOIZE":
+            elif op.name == "MEMOIZE":
                 puts += 1
-    except ValueError as err:  # pickletools: a declared length past the end, a bad opcode
-        why = f"the pickle is truncated, damaged or declares more than it holds ({err})"
+    except ValueError as err:  # a PUT whose number is not a number
+        why = f"the pickle is damaged ({err})"
         raise RefusedFileError(why) from None
     finally:
-        stream.seek(start)
+        buf.release()
 
 
 # ---- after unpickling -------------------------------------------------------------------------

@@ -21,6 +21,8 @@ from __future__ import annotations
 import collections
 import io
 import math
+import mmap
+import os
 import pickle
 import struct
 from dataclasses import dataclass, field
@@ -276,11 +278,11 @@ def _load_from_bytes(data: bytes) -> _Storage:
         raise StyleGANError("a tensor storage in the pickle is not stored as bytes")
     f = io.BytesIO(data)
     try:
-        if _SafeUnpickler(f).load() != LEGACY_TORCH_MAGIC:
+        if _SafeUnpickler(data, f).load() != LEGACY_TORCH_MAGIC:
             raise StyleGANError("a tensor storage in the pickle has an unknown format")
-        if _SafeUnpickler(f).load() != LEGACY_TORCH_PROTOCOL:
+        if _SafeUnpickler(data, f).load() != LEGACY_TORCH_PROTOCOL:
             raise StyleGANError("a tensor storage in the pickle has an unknown protocol version")
-        sys_info = _SafeUnpickler(f).load()
+        sys_info = _SafeUnpickler(data, f).load()
         if isinstance(sys_info, dict) and not sys_info.get("little_endian", True):
             raise StyleGANError("big-endian tensor storages are not supported")
         found: dict[str, tuple[_StorageType, int]] = {}
@@ -295,8 +297,8 @@ def _load_from_bytes(data: bytes) -> _Storage:
             found[str(key)] = (storage_type, int(numel))
             return ("ref", str(key))
 
-        root = _SafeUnpickler(f, persistent_load=persistent_load).load()
-        keys = _SafeUnpickler(f).load()
+        root = _SafeUnpickler(data, f, persistent_load=persistent_load).load()
+        keys = _SafeUnpickler(data, f).load()
     except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise StyleGANError(f"a tensor storage in the pickle is damaged ({err})") from None
     if not (isinstance(root, tuple) and root[0] == "ref") or list(keys) != list(found):
@@ -443,13 +445,14 @@ ALLOWED.update({("torch", name): _StorageType(name) for name in STORAGE_DTYPES})
 class _SafeUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose globals come only from :data:`ALLOWED`."""
 
-    def __init__(self, file: io.BytesIO, persistent_load: Any = None):
+    def __init__(self, data: Any, file: BinaryIO, persistent_load: Any = None):
         super().__init__(file)
-        self._file = file
+        self._data, self._file = data, file  # file: a stream over data, at the pickle's start
         self._persistent_load = persistent_load
 
     def load(self) -> Any:
-        scan_pickle(self._file)  # declared sizes and memo slots, before anything is allocated
+        # declared sizes and memo slots, before anything is allocated
+        scan_pickle(self._data, self._file.tell())
         return super().load()
 
     def find_class(self, module: str, name: str) -> Any:
@@ -470,19 +473,23 @@ class _SafeUnpickler(pickle.Unpickler):
 def safe_load(file: str | Path | BinaryIO) -> Any:
     """Unpickle an official network pickle (PyTorch or TensorFlow) without running its code.
 
-    The file is read into memory once; its opcodes are checked before unpickling and the
-    objects after it (:mod:`stylegan.io.limits`), so whatever comes back is bounded by the file.
+    Its opcodes are checked before unpickling (a path is memory-mapped for that, not copied)
+    and the objects after it (:mod:`stylegan.io.limits`), so what comes back is bounded by the
+    file.
     """
     if isinstance(file, (str, Path)):
-        name = str(file)
         with open(file, "rb") as f:
-            data = f.read()
-    else:
-        name = str(getattr(file, "name", "the pickle"))
-        data = file.read()
-    stream = io.BytesIO(data)
+            if os.fstat(f.fileno()).st_size == 0:
+                raise StyleGANError(f"{file} is empty; the file is damaged or truncated")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _safe_load(data, f, str(file))
+    data = file.read()
+    return _safe_load(data, io.BytesIO(data), str(getattr(file, "name", "the pickle")))
+
+
+def _safe_load(data: Any, stream: BinaryIO, name: str) -> Any:
     try:
-        obj = _SafeUnpickler(stream).load()
+        obj = _SafeUnpickler(data, stream).load()
         check_object_graph(obj, len(data))
         return obj
     except RefusedFileError as err:
