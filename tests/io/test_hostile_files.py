@@ -26,6 +26,7 @@ import pytest
 import torch
 from nvidia_pickle_writer import write_snapshot
 from test_checkpoint import TINY_G
+from tf_pickle_writer import tf_network, write_tf_pickle
 
 import stylegan
 from stylegan.errors import StyleGANError
@@ -150,6 +151,10 @@ def hostile(tmp_path) -> dict[str, Path]:
     depth = 50_000  # nested lists, built by the unpickler's stack: 50 KB, RecursionError once
     raw("deep", b"\x80\x02" + b"]" * depth + b"a" * (depth - 1) + b".")
     raw("cycle", b"\x80\x02]q\x00h\x00a.")  # a list that contains itself
+    tf_bomb = tf_network("G", "G_main", {"resolution": shared_reference_bomb()}, [])
+    files["tf_shared"] = write_tf_pickle(tmp_path / "tf_shared.pkl", (tf_bomb,) * 3)
+    tf_lists = tf_network("G", "G_main", {}, [("w", shared_reference_bomb())])
+    files["tf_variables"] = write_tf_pickle(tmp_path / "tf_variables.pkl", (tf_lists,) * 3)
     return files
 
 
@@ -166,6 +171,8 @@ def test_hostile_pickles_are_refused_in_bounded_memory(hostile):
         "memo": "memo slot",
         "deep": f"nested more than {MAX_DEPTH} deep",
         "cycle": "reference cycle",
+        "tf_shared": "shared references stand for more than",
+        "tf_variables": "variables are not (name, array) pairs",
     }
     names = list(expected)
     lines = load_bounded(*(hostile[n] for n in names))
@@ -226,23 +233,45 @@ def test_tensor_bytes_are_bounded_by_the_file_size():
         check_object_graph([big] * 10_000, file_size=4000)
 
 
-def test_network_size_is_checked_on_the_meta_device_first(monkeypatch):
+def test_network_size_is_refused_before_its_tensors_are_allocated(monkeypatch):
     config = Generator.config_class.from_init_kwargs({**TINY_G, "z_dim": 2**20})
-    built = []
-    real = Generator.from_config.__func__
+    allocated = []
+    real_randn = torch.randn
 
-    def spy(cls, cfg):
-        built.append(torch.get_default_device().type)
-        return real(cls, cfg)
+    def randn(*args, **kwargs):
+        tensor = real_randn(*args, **kwargs)  # refused inside, before allocating, if too big
+        allocated.append(tensor.numel())
+        return tensor
 
-    monkeypatch.setattr(Generator, "from_config", classmethod(spy))
-    with pytest.raises(RefusedFileError, match="the file stores only 10"):
+    monkeypatch.setattr(torch, "randn", randn)
+    with pytest.raises(RefusedFileError, match="the file stores only 10 values"):
         build_network(Generator, config, "G_ema", file_elements=10)
-    assert built == ["meta"]
+    assert max(allocated, default=0) < 2**20  # the 2**20 x 16 weight never existed
     monkeypatch.setattr("stylegan.io.limits.MAX_PARAMETERS", 1000)
-    with pytest.raises(RefusedFileError, match="more than the 1,000"):
+    with pytest.raises(RefusedFileError, match="more than 1,000 parameters"):
         build_network(Generator, config, "G_ema")
-    assert built == ["meta", "meta"]
+    monkeypatch.undo()
+    net = build_network(Generator, Generator.config_class.from_init_kwargs(TINY_G), "G", 40_606)
+    assert sum(p.numel() for p in net.parameters()) > 10_000
+
+
+def test_every_tensor_factory_is_counted():
+    from stylegan.io.limits import _requested_elements
+
+    cases = [
+        (torch.empty, (2, 3), {}, 6),
+        (torch.zeros, ([2, 3],), {}, 6),
+        (torch.randn, (), {"size": (4, 5)}, 20),
+        (torch.full, ((3, 3), 1.0), {}, 9),
+        (torch.randint, (0, 5, (7,)), {}, 7),
+        (torch.arange, (10,), {}, 10),
+        (torch.arange, (2, 10, 2), {}, 4),
+        (torch.linspace, (0, 1, 11), {}, 11),
+        (torch.eye, (3,), {}, 9),
+    ]
+    for func, args, kwargs, expected in cases:
+        assert _requested_elements(func, args, kwargs) == expected, func
+        assert func(*args, **kwargs).numel() == expected, func
 
 
 def test_numpy_object_arrays_are_refused_wherever_they_come_from():

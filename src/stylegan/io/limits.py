@@ -13,8 +13,8 @@ through the guards here, so each such file stops with one line
   counted as often as they occur, as any tree walk would see them) and bounds its size, its
   nesting depth, its tensor bytes relative to the file, and refuses cycles and object arrays;
 * :func:`check_tensor_view` refuses a tensor larger than the storage behind it;
-* :func:`build_network` builds on the ``meta`` device first and refuses a network whose
-  parameters the file cannot back, before the real one is allocated.
+* :func:`build_network` counts what a network's constructor asks tensor factories for and
+  refuses a network whose parameters the file cannot back, before they are allocated.
 """
 
 from __future__ import annotations
@@ -258,27 +258,76 @@ def count_elements(tensors: Iterable[Any]) -> int:
     return sum(int(t.numel() if isinstance(t, torch.Tensor) else np.size(t)) for t in tensors)
 
 
-def build_network(cls: Any, config: Any, what: str, file_elements: int | None = None) -> nn.Module:
-    """``cls.from_config(config)``, refused first if the network is too large for the file.
+# Tensor factories and how to read the number of elements each is asked for.
+_FACTORIES = {
+    torch.empty, torch.zeros, torch.ones, torch.randn, torch.rand, torch.full, torch.randint,
+    torch.empty_strided, torch.eye, torch.arange, torch.linspace,
+}  # fmt: skip
 
-    The network is built on the ``meta`` device (shapes only, no memory) to count its
-    parameters: above :data:`MAX_PARAMETERS`, or (given ``file_elements``, what the file
-    stores) far above what the file could fill, it is refused before real tensors exist.
+
+def _requested_elements(func: Any, args: tuple, kwargs: dict) -> int:
+    if func is torch.arange:
+        ends = [float(a) for a in args[:3]] or [float(kwargs.get("end", 0))]
+        start, end, step = (0.0, ends[0], 1.0) if len(ends) == 1 else (*ends[:2], 1.0)
+        if len(ends) == 3:
+            step = ends[2]
+        return max(0, math.ceil((end - start) / step)) if step else 0
+    if func is torch.linspace:
+        return int(args[2] if len(args) > 2 else kwargs.get("steps", 0))
+    if func is torch.eye:
+        n = int(args[0] if args else kwargs.get("n", 0))
+        return n * int(args[1] if len(args) > 1 and isinstance(args[1], int) else n)
+    if "size" in kwargs:
+        size = kwargs["size"]
+    elif func is torch.randint:
+        size = args[-1] if args else ()
+    elif func in (torch.full, torch.empty_strided) or (
+        args and isinstance(args[0], (tuple, list, torch.Size))
+    ):
+        size = args[0] if args else ()
+    else:
+        size = [a for a in args if isinstance(a, int)]
+    return math.prod(int(n) for n in size)
+
+
+class _AllocationBudget(torch.overrides.TorchFunctionMode):
+    """Counts the elements tensor factories are asked for and refuses past ``budget``, before
+    the factory runs: a network's size is known from its own construction, for no memory."""
+
+    def __init__(self, budget: int, refusal: Any):
+        super().__init__()
+        self.budget, self.refusal, self.used = budget, refusal, 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func in _FACTORIES:
+            self.used += _requested_elements(func, args, kwargs)
+            if self.used > self.budget:
+                raise self.refusal(self.used)
+        return func(*args, **kwargs)
+
+
+def build_network(cls: Any, config: Any, what: str, file_elements: int | None = None) -> nn.Module:
+    """``cls.from_config(config)``, refused while it is built if it outgrows the file.
+
+    Every tensor factory the constructor calls is counted before it allocates: more than
+    :data:`MAX_PARAMETERS` elements, or (given ``file_elements``, what the file stores) far
+    more than the file could fill, stops the build. (Counting on the ``meta`` device would do
+    the same but costs seconds: its first computation imports sympy.)
     """
-    with torch.device("meta"):
-        probe = cls.from_config(config)
-    params = sum(p.numel() for p in probe.parameters())
-    state = sum(t.numel() for t in probe.state_dict().values())
-    del probe
-    if params > MAX_PARAMETERS:
-        raise RefusedFileError(
-            f"{what} would have {params:,} parameters, more than the {MAX_PARAMETERS:,} "
-            "this loader builds"
+    # Our networks hold small buffers (filters) a file may leave out, hence the slack.
+    slack = MAX_PARAMETERS if file_elements is None else 3 * file_elements + 2**20
+
+    def refusal(used: int) -> RefusedFileError:
+        if used > MAX_PARAMETERS:
+            return RefusedFileError(
+                f"{what} would have more than {MAX_PARAMETERS:,} parameters, more than "
+                "this loader builds"
+            )
+        return RefusedFileError(
+            f"{what} would hold more than {used:,} parameters and buffers, but the file stores "
+            f"only {file_elements:,} values"
         )
-    # Our state dict may hold small buffers (filters) a file leaves out, hence the slack.
-    if file_elements is not None and state > 2 * file_elements + 2**20:
-        raise RefusedFileError(
-            f"{what} would hold {state:,} parameters and buffers, but the file stores only "
-            f"{file_elements:,} values"
-        )
-    return cls.from_config(config)
+
+    with _AllocationBudget(min(MAX_PARAMETERS, slack), refusal):
+        return cls.from_config(config)

@@ -162,7 +162,7 @@ class TFNetwork:
             isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], _TF_VALUES) for v in variables
         ):
             # np.asarray of anything else (nested lists) could expand without bound
-            raise StyleGANError("a TensorFlow network in the pickle has non-array variables")
+            raise RefusedFileError("a TensorFlow network's variables are not (name, array) pairs")
         self.variables = [(str(n), np.asarray(v)) for n, v in variables]
 
     def __repr__(self) -> str:
