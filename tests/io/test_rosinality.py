@@ -394,7 +394,8 @@ def test_cli_prints_the_dropped_clamp_and_the_difference(tmp_path):
     from stylegan.io.checkpoint import save_checkpoint
 
     labelled = save_checkpoint(tmp_path / "labelled", {"G_ema": Generator.from_config(cfg)})
-    result = CliRunner().invoke(cli, ["convert", str(labelled), str(out), "--to", "rosinality"])
+    other = tmp_path / "labelled.pt"  # a new name: an existing one is refused before reading
+    result = CliRunner().invoke(cli, ["convert", str(labelled), str(other), "--to", "rosinality"])
     assert result.exit_code == 1 and "error: rosinality cannot express G_ema: c_dim=4" in (
         result.output
     )
