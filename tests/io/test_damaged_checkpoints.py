@@ -15,7 +15,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 from nvidia_pickle_writer import write_snapshot
-from test_checkpoint import TINY_G
 
 import stylegan
 from stylegan.cli import cli
@@ -23,6 +22,9 @@ from stylegan.errors import StyleGANError
 from stylegan.io import checkpoint as ckpt
 from stylegan.io.formats import inspect
 from stylegan.networks.stylegan2 import Generator
+from tiny_networks import TINY_KWARGS
+
+TINY_G = TINY_KWARGS["stylegan2.Generator"]
 
 
 @pytest.fixture
@@ -143,7 +145,7 @@ def test_single_file_checkpoints_are_checked_too(tmp_path):
     assert any("truncated" in p for p in ckpt.verify_checkpoint(path))
     with pytest.raises(StyleGANError, match=r"G\.safetensors.*truncated"):
         stylegan.load(path)
-    ckpt.save_checkpoint(path, {"G_ema": Generator(**TINY_G)})
+    path = ckpt.save_checkpoint(tmp_path / "G2.safetensors", {"G_ema": Generator(**TINY_G)})
     rewrite_header(path, lambda h: h["__metadata__"].update(config="{not json"))
     with pytest.raises(StyleGANError, match="not valid JSON"):
         stylegan.load(path)

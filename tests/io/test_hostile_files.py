@@ -25,7 +25,6 @@ import numpy as np
 import pytest
 import torch
 from nvidia_pickle_writer import write_snapshot
-from test_checkpoint import TINY_G
 from tf_pickle_writer import tf_network, write_tf_pickle
 
 import stylegan
@@ -39,6 +38,9 @@ from stylegan.io.limits import (
 )
 from stylegan.io.safe_pickle import json_safe, safe_load, to_plain
 from stylegan.networks.stylegan2 import Generator
+from tiny_networks import TINY_KWARGS
+
+TINY_G = TINY_KWARGS["stylegan2.Generator"]
 
 MEMORY_LIMIT = 3 << 30  # the loader plus torch need well under 1 GiB here
 TIME_LIMIT = 240  # seconds for all loads of one child process, on a busy 2-core machine
