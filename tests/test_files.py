@@ -14,7 +14,7 @@ from stylegan.errors import (
     format_free,
     free_bytes,
     is_disk_full,
-    nearest_folder,
+    nearest_existing,
     raise_if_disk_full,
 )
 
@@ -72,7 +72,8 @@ def test_disk_full_is_recognised_by_errno_or_by_the_message():
 
 
 def test_free_space_is_measured_where_the_folders_will_be(tmp_path):
-    assert nearest_folder(tmp_path / "not" / "yet" / "made.png") == tmp_path
+    assert nearest_existing(tmp_path / "not" / "yet" / "made.png") == tmp_path
+    assert nearest_existing(tmp_path) == tmp_path
     assert free_bytes(tmp_path) > 0
     assert free_bytes(tmp_path / "missing") is None
     assert format_bytes(1536 * 2**20) == "1,536.0 MiB"

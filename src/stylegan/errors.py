@@ -32,13 +32,13 @@ def is_disk_full(err: BaseException) -> bool:
     return any(os.strerror(code) in text for code in _DISK_FULL_ERRNOS)
 
 
-def nearest_folder(path: str | os.PathLike) -> Path:
-    """The folder that holds ``path``, or its nearest ancestor that exists (where the space is
-    measured before the folders are made)."""
-    folder = Path(path).parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
+def nearest_existing(path: str | os.PathLike) -> Path:
+    """``path`` if it exists, else its nearest ancestor that does: where ``mkdir(parents=True)``
+    would start, so where permissions and free space are measured before folders are made."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def free_bytes(folder: str | os.PathLike) -> int | None:
@@ -64,7 +64,7 @@ def raise_if_disk_full(err: OSError, path, needed_bytes: int | None = None) -> N
     space needed; any other ``OSError`` is left to the caller."""
     if not is_disk_full(err):
         return
-    folder = nearest_folder(path)
+    folder = nearest_existing(Path(path).parent)
     need = f"about {format_bytes(needed_bytes)} needed, " if needed_bytes else ""
     raise StyleGANError(
         f"disk full while writing {path} ({need}{format_free(free_bytes(folder))} on {folder}); "

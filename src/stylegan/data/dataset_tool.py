@@ -46,7 +46,14 @@ from stylegan.data.reader import (
     open_image,
     read_regular_file,
 )
-from stylegan.errors import StyleGANError, format_bytes, format_free, free_bytes, is_disk_full
+from stylegan.errors import (
+    StyleGANError,
+    format_bytes,
+    format_free,
+    free_bytes,
+    is_disk_full,
+    nearest_existing,
+)
 from stylegan.files import commit, process_alive, recover_interrupted_swap, remove_path
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
@@ -280,9 +287,7 @@ def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -
 
 def _check_writable_parent(dest: Path) -> None:
     """The nearest existing folder above ``dest`` must be a folder we may create files in."""
-    parent = dest.absolute().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(dest.absolute().parent)
     if not parent.is_dir():
         raise StyleGANError(f"cannot create {dest}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
