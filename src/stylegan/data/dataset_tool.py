@@ -174,7 +174,7 @@ def convert_dataset(
                 )
             metadata = {"labels": written_labels if label_of else None}
             writer.write("dataset.json", json.dumps(metadata).encode("utf-8"))
-            writer.commit(overwrite)
+            writer.commit(replace=overwrite or _is_empty_folder(dest))  # what _check_paths allowed
         except OSError as err:
             if not is_disk_full(err):
                 raise
@@ -271,7 +271,7 @@ def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -
             f"destination folder {dest} is inside the source folder {source}; put it elsewhere"
         )
     _check_writable_parent(dest)
-    if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
+    if dest.exists() and not _is_empty_folder(dest):
         if not overwrite:
             raise StyleGANError(f"destination {dest} exists; pass --overwrite to replace it")
         if dest.is_dir() and not (dest / "dataset.json").is_file():
@@ -294,6 +294,11 @@ def _check_writable_parent(dest: Path) -> None:
         raise StyleGANError(
             f"cannot create {dest}: no permission to write in {parent}; choose another --dest"
         )
+
+
+def _is_empty_folder(path: Path) -> bool:
+    """An empty folder is a fine destination even without ``overwrite``."""
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
 
 
 def _is_dataset_zip(path: Path) -> bool:
@@ -728,13 +733,13 @@ class _Writer:
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
 
-    def commit(self, overwrite: bool) -> None:
-        """Put the finished output in ``dest``'s place in one step (an old dataset folder is
-        swapped, never moved away first where the system can swap)."""
+    def commit(self, replace: bool) -> None:
+        """Put the finished output in ``dest``'s place in one step; an existing ``dest`` only
+        when ``replace`` (then an old dataset folder is swapped with it where the system can)."""
         if self._zip is not None:
             self._zip.close()
             self._zip = None
-        commit(self.temp, self.dest, overwrite)
+        commit(self.temp, self.dest, overwrite=replace)
         remove_path(self.temp)  # the old dataset, where a swap left it here
         self.temp = None
 
