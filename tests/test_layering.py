@@ -3,7 +3,7 @@
 The layers (docs/architecture.md, "Layers"), lowest first:
 
     errors    the one user-error type
-    base      devices, images, latents, runtime
+    base      devices, files, images, latents, runtime
     ops       pure functions
     networks  modules built from ops
     io, data  checkpoints and datasets
@@ -34,6 +34,7 @@ PACKAGE = "stylegan"
 ROOMS = {
     "stylegan.errors": 0,
     "stylegan.devices": 1,
+    "stylegan.files": 1,
     "stylegan.images": 1,
     "stylegan.latents": 1,
     "stylegan.runtime": 1,

@@ -19,6 +19,7 @@ from hostile_files import png_bytes, write_zip_bomb
 
 from stylegan.cli import cli
 from stylegan.data import ImageDataset, convert_dataset
+from stylegan.errors import StyleGANError
 
 # Python with torch imported maps ~0.7 GiB; 3 GiB leaves room for work but not for a 6 GiB member,
 # a never-ending /dev/zero or a 65536x65536 image (12 GiB).
@@ -195,3 +196,20 @@ def test_only_dead_processes_partials_are_removed(tmp_path, make_image, live):
         kept += [f".out.zip.partial-{pid}-{s}" for s in ("abc123", "def456")]
         kept += [f".out.zip.old-{pid}-0a1b2c3d"]
     assert left == sorted([*kept, "out.zip", "src"])
+
+
+def test_a_dataset_folder_a_killed_run_moved_aside_is_moved_back(tmp_path):
+    # A run killed between the two renames of a swap (where renameat2 cannot exchange) leaves
+    # the old dataset only under .NAME.old-PID; the next run must put it back, never delete it.
+    src = tmp_path / "src"
+    write_image(src / "a.png")
+    dest = tmp_path / "out"
+    convert_dataset(src, dest, 8, progress=False)
+    before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    dest.rename(tmp_path / f".out.old-{dead.pid}")
+    with pytest.raises(StyleGANError, match="exists; pass --overwrite"):
+        convert_dataset(src, dest, 8, progress=False)
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]

@@ -654,3 +654,11 @@ def test_an_unwritable_parent_is_refused_before_any_work(rgb_folder, tmp_path, m
         )
     with pytest.raises(StyleGANError, match="no permission to write in .*locked"):
         convert(folder, locked / "new" / "out.zip")
+
+
+def test_an_existing_empty_folder_is_filled_without_overwrite(rgb_folder, tmp_path):
+    folder, _ = rgb_folder
+    (tmp_path / "out").mkdir()
+    report = convert(folder, tmp_path / "out")
+    assert report.written == 6 and (tmp_path / "out" / "dataset.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "photos"]

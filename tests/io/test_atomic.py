@@ -3,6 +3,7 @@ of dead processes, a full disk."""
 
 import errno
 import os
+import shutil
 import subprocess
 from collections import namedtuple
 from pathlib import Path
@@ -13,6 +14,7 @@ from file_tree import tree_digest
 from safetensors import SafetensorError
 
 import stylegan
+from stylegan import files
 from stylegan.errors import StyleGANError
 from stylegan.io import atomic
 from stylegan.io import checkpoint as ckpt
@@ -124,8 +126,9 @@ def _replace_in_dying_child(path, nets, step: int, use_exchange: bool) -> tuple[
                 return real_commit(*args, **kwargs)
 
             atomic.commit = armed_commit
-            atomic.exchange = dying(atomic.exchange) if use_exchange else (lambda a, b: False)
-            atomic.remove_path = dying(atomic.remove_path)
+            # The swap lives in stylegan.files; the writer's own clean-up in io.atomic.
+            files.exchange = dying(files.exchange) if use_exchange else (lambda a, b: False)
+            files.remove_path = atomic.remove_path = dying(files.remove_path)
             os.rename = dying(os.rename)
             os.replace = dying(os.replace)
             ckpt.save_checkpoint(path, {"D": nets["D"]}, overwrite=True)
@@ -280,7 +283,7 @@ def test_disk_full_midway_keeps_the_previous_snapshot(tmp_path, nets, monkeypatc
 
 def test_too_little_free_space_is_refused_before_writing(tmp_path, nets, monkeypatch):
     usage = namedtuple("usage", "total used free")
-    monkeypatch.setattr(atomic.shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
     monkeypatch.setattr(ckpt, "save_file", lambda *a, **k: pytest.fail("wrote despite no space"))
     with pytest.raises(StyleGANError, match=r"not enough disk space .*0\.0 MiB free"):
         stylegan.save(tmp_path / "net", G=nets["G"])
@@ -293,7 +296,7 @@ def test_disk_full_during_a_pt_export_is_one_line(tmp_path, nets, monkeypatch):
     previous = formats.save_as(tmp_path / "g.pt", {"G": nets["G"]}, to="official")
     before = tree_digest(tmp_path)
     free = iter([10**12])  # enough at the check before writing, then the disk is full
-    monkeypatch.setattr(atomic, "_free_bytes", lambda folder: next(free, 0))
+    monkeypatch.setattr(atomic, "free_bytes", lambda folder: next(free, 0))
 
     def torch_save_on_a_full_disk(obj, path):
         path.write_bytes(b"PK\x03\x04 partial")

@@ -556,3 +556,10 @@ def test_effnet_features_are_discriminative_on_twemoji(effnet):
     )
     top = effnet.logits(batch).argmax(1).tolist()
     assert all(t in want for t, want in zip(top, files.values())), top
+
+
+@pytest.mark.parametrize("network", [InceptionV3Features, VGG16Features, EfficientNetLite0Features])
+def test_every_feature_network_refuses_an_unknown_resize_mode(network):
+    with pytest.raises(ValueError, match="resize must be one of"):
+        network(resize="nearest")
+    assert network(resize="bilinear").resize_mode == "bilinear"

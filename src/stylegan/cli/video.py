@@ -123,14 +123,27 @@ def video_command(
     of fixed latents, as an MP4 or GIF."""
     from stylegan.tools.video import interpolation_frames, keyframe_seeds, parse_grid, write_video
 
+    # Check the request before loading the network.
     if motion is not None:
         from stylegan.tools.motion import motion_frames, parse_motion
 
-        parse_motion(motion)  # check before loading
+        parse_motion(motion)
         cols, _ = parse_grid(grid)
-        G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
-            network, device, truncation_psi, truncation_cutoff
-        )
+    else:
+        cells = keyframe_seeds(seeds, grid, num_keyframes)
+        num_frames = len(cells[0]) * frames_per_key
+    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
+        network, device, truncation_psi, truncation_cutoff
+    )
+    common = dict(
+        truncation_psi=truncation_psi,
+        truncation_cutoff=truncation_cutoff,
+        class_idx=class_idx,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    if motion is not None:
         other = load_generator(compare_network, device)[0] if compare_network else None
         frames = motion_frames(
             G,
@@ -141,39 +154,21 @@ def video_command(
             speed=speed,
             radius=radius,
             degrees=degrees,
-            truncation_psi=truncation_psi,
-            truncation_cutoff=truncation_cutoff,
-            class_idx=class_idx,
-            batch_size=batch_size,
             grid_cols=None if grid == "1x1" else cols,
-            device=resolved,
-            progress=True,
+            **common,
         )
-        path = write_video(frames, output, fps=fps, format=video_format)
-        click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
-        return
-
-    cells = keyframe_seeds(seeds, grid, num_keyframes)  # check the grid before loading
-    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
-        network, device, truncation_psi, truncation_cutoff
-    )
-    frames = interpolation_frames(
-        G,
-        seeds,
-        grid=grid,
-        frames_per_key=frames_per_key,
-        kind=kind,
-        space=space,
-        truncation_psi=truncation_psi,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        num_keyframes=num_keyframes,
-        batch_size=batch_size,
-        device=resolved,
-        progress=True,
-    )
+    else:
+        frames = interpolation_frames(
+            G,
+            seeds,
+            grid=grid,
+            frames_per_key=frames_per_key,
+            kind=kind,
+            space=space,
+            num_keyframes=num_keyframes,
+            **common,
+        )
     path = write_video(frames, output, fps=fps, format=video_format)
-    num_frames = len(cells[0]) * frames_per_key
     click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")
 
 

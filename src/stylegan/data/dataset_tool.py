@@ -14,22 +14,20 @@ transform, a destination that exists, cannot be written or lies inside the sourc
 contradict themselves) raise :class:`~stylegan.errors.StyleGANError` before anything is written.
 
 The output appears all at once: it is built under a temporary name beside the destination
-(``.NAME.partial-PID-...``) and renamed at the end; a full disk removes it and says how much
-space is needed. Partial outputs of killed runs are removed by the next run for the same
-destination, once their process is gone.
+(``.NAME.partial-PID-...``) and put in place at the end by :func:`stylegan.files.commit`, which
+swaps an existing dataset folder in one step; a full disk removes it and says how much space is
+needed. Partial outputs of killed runs are removed by the next run for the same destination, once
+their process is gone, and a dataset folder such a run had moved aside is moved back.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import errno
 import io
 import json
 import os
 import re
-import secrets
-import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -48,7 +46,15 @@ from stylegan.data.reader import (
     open_image,
     read_regular_file,
 )
-from stylegan.errors import StyleGANError
+from stylegan.errors import (
+    StyleGANError,
+    format_bytes,
+    format_free,
+    free_bytes,
+    is_disk_full,
+    nearest_existing,
+)
+from stylegan.files import commit, process_alive, recover_interrupted_swap, remove_path
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
 RESIZE_FILTERS = {"box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
@@ -138,9 +144,8 @@ def convert_dataset(
     background = parse_color(background)
     source, dest = Path(source), Path(dest)
     dest_is_zip = dest.suffix.lower() == ".zip"
+    remove_stale_partials(dest)  # first: a dataset a killed run moved aside is back in place
     _check_paths(source, dest, dest_is_zip, overwrite)
-
-    remove_stale_partials(dest)
 
     ignore = [p for p in (dest, labels) if isinstance(p, (str, os.PathLike)) and p != "folders"]
     with _Source(source, ignore=ignore) as src:
@@ -169,18 +174,18 @@ def convert_dataset(
                 )
             metadata = {"labels": written_labels if label_of else None}
             writer.write("dataset.json", json.dumps(metadata).encode("utf-8"))
-            writer.commit()
+            writer.commit(replace=overwrite or _is_empty_folder(dest))  # what _check_paths allowed
         except OSError as err:
-            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            if not is_disk_full(err):
                 raise
             writer.discard()  # first, so the free space below is what the user really has
             # The estimate: what was written so far, scaled to every image of the source.
             per_image = writer.bytes_written / max(len(written_labels), 1)
             needed = per_image * len(src.image_names) * 1.05 + (1 << 20)
             raise StyleGANError(
-                f"disk full writing {dest}: the dataset needs about {_human_bytes(needed)} free "
-                f"in {dest.parent.resolve()} ({_human_bytes(_free_bytes(dest.parent))} free "
-                "now); free some space or choose another --dest"
+                f"disk full writing {dest}: the dataset needs about {format_bytes(needed)} free "
+                f"in {dest.parent.resolve()} ({format_free(free_bytes(dest.parent))} now); "
+                "free some space or choose another --dest"
             ) from err
         finally:
             writer.discard()
@@ -233,7 +238,7 @@ def _parse_resolution(resolution, transform: str | None) -> tuple[int, int]:
     if width > MAX_RESOLUTION:
         raise StyleGANError(
             f"resolution {width} is over the limit of {MAX_RESOLUTION} (one {width}x{width} image "
-            f"alone takes {_human_bytes(3 * width * width)}); the papers train at 1024 at most"
+            f"alone takes {format_bytes(3 * width * width)}); the papers train at 1024 at most"
         )
     if transform == "center-crop-wide":
         if not 0 < height < width:
@@ -266,7 +271,7 @@ def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -
             f"destination folder {dest} is inside the source folder {source}; put it elsewhere"
         )
     _check_writable_parent(dest)
-    if dest.exists() and not (dest.is_dir() and not any(dest.iterdir())):
+    if dest.exists() and not _is_empty_folder(dest):
         if not overwrite:
             raise StyleGANError(f"destination {dest} exists; pass --overwrite to replace it")
         if dest.is_dir() and not (dest / "dataset.json").is_file():
@@ -282,15 +287,18 @@ def _check_paths(source: Path, dest: Path, dest_is_zip: bool, overwrite: bool) -
 
 def _check_writable_parent(dest: Path) -> None:
     """The nearest existing folder above ``dest`` must be a folder we may create files in."""
-    parent = dest.absolute().parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
+    parent = nearest_existing(dest.absolute().parent)
     if not parent.is_dir():
         raise StyleGANError(f"cannot create {dest}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StyleGANError(
             f"cannot create {dest}: no permission to write in {parent}; choose another --dest"
         )
+
+
+def _is_empty_folder(path: Path) -> bool:
+    """An empty folder is a fine destination even without ``overwrite``."""
+    return path.is_dir() and not path.is_symlink() and not any(path.iterdir())
 
 
 def _is_dataset_zip(path: Path) -> bool:
@@ -667,39 +675,31 @@ def _encode_png(img: Image.Image, compress_level: int) -> bytes:
 # -- writing --------------------------------------------------------------------------------------
 
 
-def _partial_prefix(dest: Path, kind: str, pid: int | None = None) -> str:
+def _partial_prefix(dest: Path) -> str:
     # The writer's pid is in the name, so a later run can tell a dead run's leftovers from a
     # conversion still going on in another process.
-    return f".{dest.name}.{kind}-{os.getpid() if pid is None else pid}-"
+    return f".{dest.name}.partial-{os.getpid()}-"
 
 
 def remove_stale_partials(dest: Path) -> list[Path]:
     """Remove the temporary outputs that killed runs for ``dest`` left behind; return them.
 
     Only names carrying the pid of a process that no longer exists are removed: a live
-    process's partial output (another conversion to the same place) is never touched.
+    process's partial output (another conversion to the same place) is never touched. A dataset
+    folder that a killed run had moved aside (``.NAME.old-PID``) is first moved back.
     """
+    parent = dest.absolute().parent
+    recover_interrupted_swap(parent)
+    # ``.NAME.old-PID-HEX``: what runs before the shared swap moved aside.
     pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:partial|old)-(\d+)-[^/]*")
     removed = []
     with contextlib.suppress(OSError):
-        for entry in dest.absolute().parent.iterdir():
+        for entry in parent.iterdir():
             match = pattern.fullmatch(entry.name)
-            if match and not _process_alive(int(match[1])):
-                _remove(entry)
+            if match and not process_alive(int(match[1])):
+                remove_path(entry)
                 removed.append(entry)
     return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0 only asks whether the process exists
-    except ProcessLookupError:
-        return False
-    except OSError:  # it exists but belongs to someone else (EPERM), or we cannot tell
-        return True
-    return True
 
 
 class _Writer:
@@ -709,7 +709,7 @@ class _Writer:
         self.dest = dest
         self.bytes_written = 0
         dest.parent.mkdir(parents=True, exist_ok=True)
-        prefix = _partial_prefix(dest, "partial")
+        prefix = _partial_prefix(dest)
         umask = _current_umask()
         if as_zip:
             fd, temp = tempfile.mkstemp(prefix=prefix, dir=dest.parent)
@@ -733,25 +733,14 @@ class _Writer:
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
 
-    def commit(self) -> None:
+    def commit(self, replace: bool) -> None:
+        """Put the finished output in ``dest``'s place in one step; an existing ``dest`` only
+        when ``replace`` (then an old dataset folder is swapped with it where the system can)."""
         if self._zip is not None:
             self._zip.close()
             self._zip = None
-        dest = self.dest
-        if dest.is_file() and self.temp.is_file():
-            os.replace(self.temp, dest)  # atomic
-        elif dest.exists():
-            # A folder cannot be replaced in one step: move the old one aside first.
-            old = dest.with_name(_partial_prefix(dest, "old") + secrets.token_hex(4))
-            os.replace(dest, old)
-            try:
-                os.replace(self.temp, dest)
-            except BaseException:
-                os.replace(old, dest)
-                raise
-            _remove(old)
-        else:
-            os.replace(self.temp, dest)
+        commit(self.temp, self.dest, overwrite=replace)
+        remove_path(self.temp)  # the old dataset, where a swap left it here
         self.temp = None
 
     def discard(self) -> None:
@@ -761,31 +750,8 @@ class _Writer:
                 self._zip.close()
             self._zip = None
         if self.temp is not None:
-            _remove(self.temp)
+            remove_path(self.temp)
             self.temp = None
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-
-
-def _human_bytes(n: float) -> str:
-    if n < 1 << 20:
-        return f"{n / 1024:.1f} KiB"
-    if n < 1 << 30:
-        return f"{n / (1 << 20):.1f} MiB"
-    return f"{n / (1 << 30):.1f} GiB"
-
-
-def _free_bytes(folder: Path) -> int:
-    try:
-        return shutil.disk_usage(folder).free
-    except OSError:
-        return 0
 
 
 def _current_umask() -> int:

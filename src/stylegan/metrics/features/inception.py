@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylegan.metrics.features.base import RESIZE_MODES, FeatureNetwork, resize
+from stylegan.metrics.features.base import FeatureNetwork, resize
 
 
 class BasicConv2d(nn.Module):
@@ -157,10 +157,7 @@ class InceptionV3Features(FeatureNetwork):
     num_classes = 1008
 
     def __init__(self, resize: str = "tf1") -> None:
-        super().__init__()
-        if resize not in RESIZE_MODES:
-            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-        self.resize_mode = resize
+        super().__init__(resize)
         self.Conv2d_1a_3x3 = BasicConv2d(3, 32, 3, stride=2)
         self.Conv2d_2a_3x3 = BasicConv2d(32, 32, 3)
         self.Conv2d_2b_3x3 = BasicConv2d(32, 64, 3, padding=1)

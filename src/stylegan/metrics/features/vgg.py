@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.metrics.features.base import RESIZE_MODES, FeatureNetwork, resize
+from stylegan.metrics.features.base import FeatureNetwork, resize
 
 # torchvision's configuration "D": channels per convolution, "M" for a 2x2 max pool.
 VGG16_LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M"]
@@ -99,10 +99,7 @@ class VGG16Features(FeatureNetwork):
     input_size = 224
 
     def __init__(self, resize: str = "tf1") -> None:
-        super().__init__()
-        if resize not in RESIZE_MODES:
-            raise ValueError(f"resize must be one of {RESIZE_MODES}, got {resize!r}")
-        self.resize_mode = resize
+        super().__init__(resize)
         self.backbone = VGG16()
         self.lpips_lin = LPIPSLinear()
         self.lpips_loaded = False  # set by the loader once real LPIPS weights are in
