@@ -198,11 +198,11 @@ def test_only_dead_processes_partials_are_removed(tmp_path, make_image, live):
     assert left == sorted([*kept, "out.zip", "src"])
 
 
-def test_a_dataset_folder_a_killed_run_moved_aside_is_moved_back(tmp_path):
+def test_a_dataset_folder_a_killed_run_moved_aside_is_moved_back(tmp_path, make_image):
     # A run killed between the two renames of a swap (where renameat2 cannot exchange) leaves
     # the old dataset only under .NAME.old-PID; the next run must put it back, never delete it.
     src = tmp_path / "src"
-    write_image(src / "a.png")
+    make_image(src / "a.png")
     dest = tmp_path / "out"
     convert_dataset(src, dest, 8, progress=False)
     before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
