@@ -81,8 +81,9 @@ class NetworkPreset:
 _BASE = NetworkPreset()
 _CPU = dict(num_fp16_res=0, conv_clamp=None)
 
-# The architectures of the training presets (stylegan.training.config.PRESETS), with the
-# resolution each was made for; tests check that both tables build the same networks.
+# The architectures of the training presets, with the resolution each was made for: the
+# training preset of the same name (stylegan.training.config.PRESETS) takes its generator,
+# widths, mapping depth, mbstd group, fp16 and clamp from here.
 PRESETS: dict[str, NetworkPreset] = {
     "auto": _BASE.replace(img_resolution=256, channel_base=None, map_depth=2),
     "stylegan2": _BASE,

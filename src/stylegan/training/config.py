@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from stylegan.errors import StyleGANError
-from stylegan.networks.presets import GENERATORS, auto_channel_base
+from stylegan.networks.presets import GENERATORS, auto_channel_base, get_preset
 
 LOSSES = ("logistic", "wgan-gp")
 AUGMENTATIONS = ("noaug", "ada", "fixed", "diffaugment")
@@ -382,51 +382,50 @@ def _check_types(config: TrainingConfig) -> None:
             raise StyleGANError(f"training option {name} must be {expected}, got {value!r}")
 
 
-# The one table of presets. Official rows follow stylegan2-ada-pytorch's cfg_specs for one
-# process holding the whole batch (kimg, batch, mbstd group, channel_base, lr, gamma, ema, ramp,
-# map depth); every row starts from the TrainingConfig defaults above. "auto" fills in the fields
-# marked AUTO from the resolution (see auto_settings).
+# The one table of training presets. Official rows follow stylegan2-ada-pytorch's cfg_specs for
+# one process holding the whole batch (kimg, batch, lr, gamma, ema, ramp); every row starts from
+# the TrainingConfig defaults above, then the architecture of the network preset of the same
+# name (stylegan.networks.presets: generator, widths, mapping depth, mbstd group, fp16 and
+# clamp), then the row. "auto" fills in the fields marked AUTO from the resolution (see
+# auto_settings).
 AUTO = "derived from the resolution"
-_CPU_NETS = dict(num_fp16_res=0, conv_clamp=None, metrics=())
+_CPU_NETS = dict(metrics=())  # (no fp16 and no clamp: their network rows say so)
 PRESETS: dict[str, dict[str, Any]] = {
     "auto": dict(
         total_kimg=25000, batch_size=AUTO, mbstd_group_size=AUTO, channel_base=AUTO,
-        g_lr=AUTO, d_lr=AUTO, r1_gamma=AUTO, ema_kimg=AUTO, ema_rampup=0.05, map_depth=2,
+        g_lr=AUTO, d_lr=AUTO, r1_gamma=AUTO, ema_kimg=AUTO, ema_rampup=0.05,
     ),
     "stylegan2": dict(
-        total_kimg=25000, batch_size=32, mbstd_group_size=4, channel_base=32768,
-        g_lr=0.002, d_lr=0.002, r1_gamma=10.0, ema_kimg=10.0, ema_rampup=None, map_depth=8,
+        total_kimg=25000, batch_size=32, g_lr=0.002, d_lr=0.002, r1_gamma=10.0, ema_kimg=10.0,
+        ema_rampup=None,
     ),
     "paper256": dict(
-        total_kimg=25000, batch_size=64, mbstd_group_size=8, channel_base=16384,
-        g_lr=0.0025, d_lr=0.0025, r1_gamma=1.0, ema_kimg=20.0, ema_rampup=None, map_depth=8,
+        total_kimg=25000, batch_size=64, g_lr=0.0025, d_lr=0.0025, r1_gamma=1.0, ema_kimg=20.0,
+        ema_rampup=None,
     ),
     "paper512": dict(
-        total_kimg=25000, batch_size=64, mbstd_group_size=8, channel_base=32768,
-        g_lr=0.0025, d_lr=0.0025, r1_gamma=0.5, ema_kimg=20.0, ema_rampup=None, map_depth=8,
+        total_kimg=25000, batch_size=64, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.5, ema_kimg=20.0,
+        ema_rampup=None,
     ),
     "paper1024": dict(
-        total_kimg=25000, batch_size=32, mbstd_group_size=4, channel_base=32768,
-        g_lr=0.002, d_lr=0.002, r1_gamma=2.0, ema_kimg=10.0, ema_rampup=None, map_depth=8,
+        total_kimg=25000, batch_size=32, g_lr=0.002, d_lr=0.002, r1_gamma=2.0, ema_kimg=10.0,
+        ema_rampup=None,
     ),
     "cifar": dict(
-        total_kimg=100000, batch_size=64, mbstd_group_size=32, channel_base=32768,
-        g_lr=0.0025, d_lr=0.0025, r1_gamma=0.01, ema_kimg=500.0, ema_rampup=0.05, map_depth=2,
-        pl_weight=0.0, style_mixing_prob=0.0, d_architecture="orig",
+        total_kimg=100000, batch_size=64, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.01, ema_kimg=500.0,
+        ema_rampup=0.05, pl_weight=0.0, style_mixing_prob=0.0,
     ),
     # StyleGAN3 (the stylegan3 repository's train.py): mapping depth 2, no path length or style
     # mixing regularisation, G lr 0.0025, EMA ramp-up; R doubles the width, uses 1x1 convs and
     # radial filters, and blurs D's inputs for the first 200 kimg (at batch 32). The official
     # script has no default gamma (--gamma is required); 8.2 is its AFHQv2-512 example.
     "stylegan3-t": dict(
-        generator="stylegan3-t", total_kimg=25000, batch_size=32, mbstd_group_size=4,
-        channel_base=32768, channel_max=512, g_lr=0.0025, d_lr=0.002, r1_gamma=8.2,
-        ema_kimg=10.0, ema_rampup=0.05, map_depth=2, pl_weight=0.0, style_mixing_prob=0.0,
+        total_kimg=25000, batch_size=32, g_lr=0.0025, d_lr=0.002, r1_gamma=8.2,
+        ema_kimg=10.0, ema_rampup=0.05, pl_weight=0.0, style_mixing_prob=0.0,
     ),
     "stylegan3-r": dict(
-        generator="stylegan3-r", total_kimg=25000, batch_size=32, mbstd_group_size=4,
-        channel_base=32768, channel_max=512, g_lr=0.0025, d_lr=0.002, r1_gamma=8.2,
-        ema_kimg=10.0, ema_rampup=0.05, map_depth=2, pl_weight=0.0, style_mixing_prob=0.0,
+        total_kimg=25000, batch_size=32, g_lr=0.0025, d_lr=0.002, r1_gamma=8.2,
+        ema_kimg=10.0, ema_rampup=0.05, pl_weight=0.0, style_mixing_prob=0.0,
         blur_init_sigma=10.0, blur_fade_kimg=200.0,
     ),
     # The original StyleGAN on FFHQ (NVlabs/stylegan train.py, 8 GPUs; batches are global):
@@ -434,40 +433,61 @@ PRESETS: dict[str, dict[str, Any]] = {
     # learning rate per resolution, non-saturating loss with R1 (gamma 10) on every step, style
     # mixing 0.9, G_ema half-life 10 kimg, no path length regularisation.
     "stylegan1": dict(
-        generator="stylegan1", total_kimg=25000, batch_size=32, mbstd_group_size=4,
-        channel_base=16384, channel_max=512, g_lr=0.001, d_lr=0.001, r1_gamma=10.0,
+        total_kimg=25000, batch_size=32, g_lr=0.001, d_lr=0.001, r1_gamma=10.0,
         d_reg_interval=None, g_reg_interval=None, pl_weight=0.0, ema_kimg=10.0, ema_rampup=None,
-        map_depth=8, aug="noaug", lod_initial_resolution=8, lod_training_kimg=600,
+        aug="noaug", lod_initial_resolution=8, lod_training_kimg=600,
         lod_transition_kimg=600,
         batch_per_resolution={4: 512, 8: 256, 16: 128, 32: 64, 64: 32},
         lr_per_resolution={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
-        num_fp16_res=0, conv_clamp=None,
     ),
     # CPU scale. tiny: seconds per kimg, for tests. small: learns 32 px emoji on a laptop CPU.
     "tiny": dict(
-        total_kimg=1, batch_size=4, mbstd_group_size=2, channel_base=256, channel_max=32,
-        z_dim=32, w_dim=32, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.05, ema_kimg=0.5,
-        ema_rampup=0.05, map_depth=2, aug="noaug", kimg_per_tick=0.1, snapshot_ticks=5,
+        total_kimg=1, batch_size=4, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.05, ema_kimg=0.5,
+        ema_rampup=0.05, aug="noaug", kimg_per_tick=0.1, snapshot_ticks=5,
         keep_snapshots=2, grid_size=(4, 4), **_CPU_NETS,
     ),
     # small at 32 px: 64 maps at 32x32, 128 below; ~60 img/s on 2 cores, ~110 kimg in 30 min.
     "small": dict(
-        total_kimg=120, batch_size=32, mbstd_group_size=4, channel_base=2048, channel_max=128,
-        z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.25, ema_kimg=10.0,
-        ema_rampup=0.05, map_depth=2, kimg_per_tick=4, snapshot_ticks=5, image_snapshot_ticks=1,
+        total_kimg=120, batch_size=32, g_lr=0.0025, d_lr=0.0025, r1_gamma=0.25, ema_kimg=10.0,
+        ema_rampup=0.05, kimg_per_tick=4, snapshot_ticks=5, image_snapshot_ticks=1,
         keep_snapshots=3, **_CPU_NETS,
     ),
     # The original StyleGAN at CPU scale: 32 px emoji grown from 8 px, 20 kimg per phase.
     "stylegan1-small": dict(
-        generator="stylegan1", total_kimg=120, batch_size=32, mbstd_group_size=4,
-        channel_base=2048, channel_max=128, z_dim=128, w_dim=128, g_lr=0.0025, d_lr=0.0025,
+        total_kimg=120, batch_size=32, g_lr=0.0025, d_lr=0.0025,
         r1_gamma=1.0, d_reg_interval=None, g_reg_interval=None, pl_weight=0.0, ema_kimg=2.0,
-        ema_rampup=None, map_depth=4, aug="noaug", lod_initial_resolution=8, lod_training_kimg=20,
+        ema_rampup=None, aug="noaug", lod_initial_resolution=8, lod_training_kimg=20,
         lod_transition_kimg=20, batch_per_resolution={8: 64, 16: 32},
         kimg_per_tick=4, snapshot_ticks=5, image_snapshot_ticks=1, keep_snapshots=3,
         **_CPU_NETS,
     ),
 }  # fmt: skip
+
+
+# TrainingConfig field -> NetworkPreset field, for the architecture a training preset takes from
+# the network preset of its name.
+_ARCHITECTURE_FIELDS = {
+    "generator": "generator",
+    "z_dim": "z_dim",
+    "w_dim": "w_dim",
+    "map_depth": "map_depth",
+    "channel_base": "channel_base",
+    "channel_max": "channel_max",
+    "mbstd_group_size": "mbstd_group_size",
+    "num_fp16_res": "num_fp16_res",
+    "conv_clamp": "conv_clamp",
+    "g_architecture": "g_architecture",
+    "d_architecture": "d_architecture",
+}
+
+
+def architecture_options(preset: str) -> dict[str, Any]:
+    """The training options that the network preset ``preset`` fixes (one table for both)."""
+    spec = get_preset(preset)
+    values = {ours: getattr(spec, theirs) for ours, theirs in _ARCHITECTURE_FIELDS.items()}
+    if values["channel_base"] is None:  # derived from the resolution (auto)
+        del values["channel_base"]
+    return values
 
 
 def auto_settings(resolution: int, num_gpus: int = 1) -> dict[str, Any]:
@@ -510,7 +530,7 @@ def make_config(
     if preset not in PRESETS:
         raise StyleGANError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     _check_fields(overrides)
-    values = dict(PRESETS[preset])
+    values = {**architecture_options(preset), **PRESETS[preset]}
     if preset == "auto":
         if resolution is None:
             raise StyleGANError(
