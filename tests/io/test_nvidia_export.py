@@ -10,6 +10,7 @@ docs/checkpoints.md).
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -175,8 +176,8 @@ def test_pickle_names_only_their_globals_and_torch(tmp_path):
             named.add(f"{module}.{name}")
             return super().find_class(module, name)
 
-    with open(path, "rb") as f:
-        Recording(f).load()
+    data = path.read_bytes()
+    Recording(data, io.BytesIO(data)).load()
     # Their two names, the containers, and torch's own tensor globals; nothing of ours.
     assert named == {
         "torch_utils.persistence._reconstruct_persistent_obj",

@@ -137,12 +137,26 @@ def dump(obj: Any, file: str | Path | BinaryIO, protocol: int = PICKLE_PROTOCOL)
     SnapshotPickler(file, protocol).dump(obj)
 
 
-def easy(value: Any) -> Any:
-    """Nested dicts as :class:`EasyDict` (how the official scripts hold ``init_kwargs``)."""
+def easy(value: Any, _done: dict[int, Any] | None = None) -> Any:
+    """Nested dicts as :class:`EasyDict` (how the official scripts hold ``init_kwargs``).
+
+    Each object is converted once (by identity), so shared references stay shared and a
+    structure that repeats one list many times costs its size, not the size of its expansion.
+    """
+    done = {} if _done is None else _done
+    if id(value) in done:
+        return done[id(value)]
     if isinstance(value, Mapping):
-        return EasyDict({k: easy(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return type(value)(easy(v) for v in value)
+        out = done[id(value)] = EasyDict()
+        out.update({k: easy(v, done) for k, v in value.items()})
+        return out
+    if isinstance(value, list):
+        out = done[id(value)] = []
+        out.extend(easy(v, done) for v in value)
+        return out
+    if isinstance(value, tuple):
+        out = done[id(value)] = tuple(easy(v, done) for v in value)
+        return out
     return value
 
 
