@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from stylegan.errors import StyleGANError
 
 
 @click.command("convert")
@@ -55,8 +59,11 @@ def inspect_command(path: str, as_json: bool) -> None:
     from stylegan.io.formats import inspect
 
     info = inspect(path)
+    damaged = info.get("damaged")
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
+        if damaged:
+            sys.exit(1)
         return
     size = f", {info['bytes'] / 2**20:.1f} MiB" if "bytes" in info else ""
     click.echo(f"{info['path']}: {info['format']}{size}")
@@ -77,12 +84,16 @@ def inspect_command(path: str, as_json: bool) -> None:
             )
     if info.get("training_state"):
         click.echo("  training state: yes (resumable)")
+    for problem in damaged or ():
+        click.echo(f"  damaged: {problem}")
     augment = info["metadata"].get("augment_pipe")
     if augment:
         click.echo(f"  augment_pipe: {augment['class']}, p = {augment['p']}")
     data = info["metadata"].get("training_set_kwargs")
     if data:
         click.echo(f"  training set: {data.get('path')} ({data.get('resolution')} px)")
+    if damaged:
+        raise StyleGANError(f"{info['path']} is damaged ({len(damaged)} problem(s) above)")
 
 
 @click.command("pretrained")

@@ -18,6 +18,7 @@ name                      what                                                  
 from __future__ import annotations
 
 import argparse
+import io
 import pickle
 import re
 import warnings
@@ -36,7 +37,10 @@ from stylegan.io.checkpoint import (
     load_checkpoint,
     read_config,
     save_checkpoint,
+    stored_elements,
+    verify_checkpoint,
 )
+from stylegan.io.limits import RefusedFileError, build_network, check_object_graph
 from stylegan.io.paths import check_new_destination
 from stylegan.io.safe_pickle import LEGACY_TORCH_MAGIC, UnsafePickleError, safe_load
 
@@ -77,10 +81,27 @@ def detect_format(path: Path) -> str:
 
 
 def load_torch_file(path: Path) -> Any:
-    """``torch.load`` restricted to tensors and containers (plus rosinality's ``args``)."""
+    """``torch.load`` restricted to tensors and containers (plus rosinality's ``args``).
+
+    What it returns is bounded by the file (:mod:`stylegan.io.limits`): views larger than their
+    storage, shared references standing for huge trees, deep nesting and compressed zip
+    entries (torch never writes them; they can inflate a small file) are refused.
+    """
+    size = path.stat().st_size
     try:
+        source: Path | io.BytesIO = path
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == ZIP_MAGIC
+        if is_zip:
+            _check_torch_zip(path, size)
+        else:  # legacy format: read from memory, so declared lengths cannot outgrow the file
+            source = io.BytesIO(path.read_bytes())
         with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            obj = torch.load(source, map_location="cpu", weights_only=True)
+        check_object_graph(obj, size)
+        return obj
+    except RefusedFileError as err:
+        raise err.located(str(path)) from None
     except pickle.UnpicklingError as err:
         match = re.search(r"GLOBAL ([\w.]+)", str(err))
         name = match.group(1) if match else "a non-tensor object"
@@ -88,9 +109,25 @@ def load_torch_file(path: Path) -> Any:
             f"refusing to load {path}: it references {name}, which a checkpoint never needs "
             "and which could run code; nothing from the file was run"
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise StyleGANError(f"cannot read {path} as a PyTorch file ({first})") from None
+        raise StyleGANError(
+            f"cannot read {path} as a PyTorch file ({first}); the file is damaged or truncated"
+        ) from None
+
+
+def _check_torch_zip(path: Path, size: int) -> None:
+    with zipfile.ZipFile(path) as archive:
+        entries = archive.infolist()
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries):
+        raise RefusedFileError(
+            "the PyTorch zip has compressed entries (torch.save never writes them)"
+        )
+    total = sum(e.file_size for e in entries)
+    if total > size:
+        raise RefusedFileError(
+            f"the PyTorch zip's entries declare {total:,} bytes, more than the file's {size:,}"
+        )
 
 
 def read_foreign(
@@ -103,11 +140,14 @@ def read_foreign(
 
     kind = detect_format(path)
     obj = safe_load(path) if kind == "pickle" else load_torch_file(path)
-    if not on_meta:
-        return _networks_from_object(obj, kind, path, nets, force_fp16)
-    with torch.device("meta"), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "copying into a meta parameter is a no-op": intended
-        return _networks_from_object(obj, kind, path, nets, force_fp16)
+    try:
+        if not on_meta:
+            return _networks_from_object(obj, kind, path, nets, force_fp16)
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "copying into a meta parameter is a no-op"
+            return _networks_from_object(obj, kind, path, nets, force_fp16)
+    except RefusedFileError as err:  # e.g. kwargs for a network larger than the file
+        raise err.located(str(path)) from None
 
 
 def _networks_from_object(
@@ -309,6 +349,9 @@ def convert(
 def inspect(path_or_url: str | Path) -> dict[str, Any]:
     """What a checkpoint holds: format, networks with their settings and sizes, metadata.
 
+    For our format, ``damaged`` lists what :func:`~stylegan.io.checkpoint.verify_checkpoint`
+    found wrong (absent when intact); a damaged snapshot never counts as resumable.
+
     Tensors are read once at most: our format's header gives shapes without reading tensor
     data; foreign files are read once and our modules are built on the ``meta`` device, so no
     second copy of the weights is allocated.
@@ -318,16 +361,25 @@ def inspect(path_or_url: str | Path) -> dict[str, Any]:
     if path.is_file():
         info["bytes"] = path.stat().st_size
     if detect_format(path) == "stylegan":
-        config = read_config(path)
+        damaged = verify_checkpoint(path)
+        config = read_config(path)  # raises (naming the damage) if even the config is unreadable
         from stylegan.networks.registry import network_class
 
+        stored = stored_elements(path)
         networks = {}
         for key, entry in config["networks"].items():
-            with torch.device("meta"):
-                networks[key] = network_class(entry["class"]).from_config(entry["config"])
+            cls, what = network_class(entry["class"]), f"{key} ({entry['class']})"
+            try:
+                with torch.device("meta"):
+                    networks[key] = build_network(cls, entry["config"], what, stored.get(key))
+            except RefusedFileError as err:
+                raise err.located(str(path)) from None
         info["format"] = "stylegan"
         metadata = config.get("metadata", {})
         info["training_state"] = path.is_dir() and (path / "training_state.json").is_file()
+        if damaged:  # a damaged snapshot is not resumable, whatever files it still has
+            info["training_state"] = False
+            info["damaged"] = damaged
     else:
         fmt, networks, metadata = read_foreign(path, on_meta=True)
         info["format"] = fmt

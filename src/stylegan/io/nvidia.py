@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
+from stylegan.io.limits import build_network, count_elements
 from stylegan.io.safe_pickle import PersistentObject, json_safe
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
 from stylegan.networks.registry import network_class, network_name
@@ -99,8 +100,10 @@ def network_from_object(
         )
     if force_fp16:
         config = config.replace(**FORCE_FP16)
-    net = cls.from_config(config)
-    load_state_strict(net, obj.state_dict(), f"{key} ({obj.class_name})")
+    what = f"{key} ({obj.class_name})"
+    state = obj.state_dict()
+    net = build_network(cls, config, what, count_elements(state.values()))
+    load_state_strict(net, state, what)
     return net.eval()
 
 
@@ -236,8 +239,9 @@ def networks_from_official_state_dicts(
         config = cls.config_class.from_init_kwargs(obj["init_kwargs"][key])
         if force_fp16:
             config = config.replace(**FORCE_FP16)
-        net = cls.from_config(config)
-        load_state_strict(net, obj["state_dicts"][key], key)
+        state = obj["state_dicts"][key]
+        net = build_network(cls, config, key, count_elements(state.values()))
+        load_state_strict(net, state, key)
         networks[key] = net.eval()
     metadata = {"source": {"format": OFFICIAL_STATE_FORMAT, "networks": present}}
     return networks, metadata

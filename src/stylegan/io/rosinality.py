@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
+from stylegan.io.limits import build_network, count_elements
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig, MappingConfig
 from stylegan.networks.layers import filter_buffer
 from stylegan.networks.stylegan2 import Discriminator, Generator
@@ -352,12 +353,13 @@ def networks_from_rosinality(obj: Mapping[str, Any]) -> tuple[dict[str, nn.Modul
             continue
         sd = _state_dict(obj, key)
         what = f"{'discriminator' if name == 'D' else 'generator'} {key!r}"
+        stored = count_elements(sd.values())
         if name == "D":
             cfg = discriminator_config(sd)
-            net: nn.Module = Discriminator.from_config(cfg)
+            net: nn.Module = build_network(Discriminator, cfg, what, stored)
         else:
             cfg = generator_config(sd)
-            net = Generator.from_config(cfg)
+            net = build_network(Generator, cfg, what, stored)
         _load_rows(net, _table(net), sd, what)
         if cfg.img_resolution > 32:
             multipliers.add(cfg.channel_base / 16384)

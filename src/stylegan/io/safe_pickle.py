@@ -12,7 +12,8 @@ tensors, and maps each to a harmless stand-in of ours:
   ``torch.save`` byte layout instead of going through ``torch.load``.
 
 Any other global (``os.system``, ``builtins.eval``, an unknown class, ...) stops the load before
-anything is called, with an error naming it.
+anything is called, with an error naming it. What the allowed globals may build is bounded too
+(declared sizes, tensor views, nesting, shared references): see :mod:`stylegan.io.limits`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 import collections
 import io
 import math
+import mmap
+import os
 import pickle
 import struct
 from dataclasses import dataclass, field
@@ -30,6 +33,13 @@ import numpy as np
 import torch
 
 from stylegan.errors import StyleGANError
+from stylegan.io.limits import (
+    MAX_DEPTH,
+    RefusedFileError,
+    check_object_graph,
+    check_view_size,
+    scan_pickle,
+)
 
 LEGACY_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
 LEGACY_TORCH_PROTOCOL = 1001
@@ -147,32 +157,68 @@ class TFNetwork:
         self.components = dict(state.get("components") or {})
         self.build_func_name = str(state.get("build_func_name", ""))
         self.build_module_src = str(state.get("build_module_src", ""))
-        self.variables = [(str(n), np.asarray(v)) for n, v in state.get("variables") or []]
+        variables = state.get("variables") or []
+        if not isinstance(variables, list) or not all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], _TF_VALUES) for v in variables
+        ):
+            # np.asarray of anything else (nested lists) could expand without bound
+            raise StyleGANError("a TensorFlow network in the pickle has non-array variables")
+        self.variables = [(str(n), np.asarray(v)) for n, v in variables]
 
     def __repr__(self) -> str:
         return f"TFNetwork({self.name!r}, {self.build_func_name!r})"
 
 
-def to_plain(value: Any) -> Any:
-    """EasyDicts, OrderedDicts and numpy scalars to plain Python values (recursively)."""
-    if isinstance(value, dict):
-        return {k: to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(to_plain(v) for v in value)
+_TF_VALUES = (np.ndarray, np.generic, int, float, bool)
+
+
+def _nested(depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise RefusedFileError(f"the file's objects are nested more than {MAX_DEPTH} deep")
+
+
+def to_plain(value: Any, _memo: dict[int, Any] | None = None, _depth: int = 0) -> Any:
+    """EasyDicts, OrderedDicts and numpy scalars to plain Python values (recursively).
+
+    Each container is converted once (shared references stay shared), so a pickle of
+    references to references costs its size on disk, not the size of the tree it stands for.
+    """
+    _nested(_depth)
+    memo: dict[int, Any] = {} if _memo is None else _memo
+    if isinstance(value, (dict, list, tuple)):
+        if id(value) in memo:
+            return memo[id(value)]
+        if isinstance(value, dict):
+            out: Any = {k: to_plain(v, memo, _depth + 1) for k, v in value.items()}
+        else:
+            out = type(value)(to_plain(v, memo, _depth + 1) for v in value)
+        memo[id(value)] = out
+        return out
     if isinstance(value, np.generic):
         return value.item()
     return value
 
 
-def json_safe(value: Any) -> Any:
-    """Plain values that ``json.dumps`` accepts (for checkpoint metadata); others as repr."""
-    value = to_plain(value)
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.tolist()
+def json_safe(value: Any, _memo: dict[int, Any] | None = None, _depth: int = 0) -> Any:
+    """Plain values that ``json.dumps`` accepts (for checkpoint metadata); others as repr.
+
+    Converted once per object, like :func:`to_plain`.
+    """
+    _nested(_depth)
+    memo: dict[int, Any] = {} if _memo is None else _memo
+    if isinstance(value, (dict, list, tuple, set, torch.Tensor)):
+        if id(value) in memo:
+            return memo[id(value)]
+        if isinstance(value, dict):
+            out: Any = {str(k): json_safe(v, memo, _depth + 1) for k, v in value.items()}
+        elif isinstance(value, torch.Tensor):
+            out = value.tolist()
+        else:
+            out = [json_safe(v, memo, _depth + 1) for v in value]
+        memo[id(value)] = out
+        return out
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -232,11 +278,11 @@ def _load_from_bytes(data: bytes) -> _Storage:
         raise StyleGANError("a tensor storage in the pickle is not stored as bytes")
     f = io.BytesIO(data)
     try:
-        if _SafeUnpickler(f).load() != LEGACY_TORCH_MAGIC:
+        if _SafeUnpickler(data, f).load() != LEGACY_TORCH_MAGIC:
             raise StyleGANError("a tensor storage in the pickle has an unknown format")
-        if _SafeUnpickler(f).load() != LEGACY_TORCH_PROTOCOL:
+        if _SafeUnpickler(data, f).load() != LEGACY_TORCH_PROTOCOL:
             raise StyleGANError("a tensor storage in the pickle has an unknown protocol version")
-        sys_info = _SafeUnpickler(f).load()
+        sys_info = _SafeUnpickler(data, f).load()
         if isinstance(sys_info, dict) and not sys_info.get("little_endian", True):
             raise StyleGANError("big-endian tensor storages are not supported")
         found: dict[str, tuple[_StorageType, int]] = {}
@@ -251,8 +297,8 @@ def _load_from_bytes(data: bytes) -> _Storage:
             found[str(key)] = (storage_type, int(numel))
             return ("ref", str(key))
 
-        root = _SafeUnpickler(f, persistent_load=persistent_load).load()
-        keys = _SafeUnpickler(f).load()
+        root = _SafeUnpickler(data, f, persistent_load=persistent_load).load()
+        keys = _SafeUnpickler(data, f).load()
     except (pickle.UnpicklingError, EOFError, ValueError) as err:
         raise StyleGANError(f"a tensor storage in the pickle is damaged ({err})") from None
     if not (isinstance(root, tuple) and root[0] == "ref") or list(keys) != list(found):
@@ -288,6 +334,7 @@ def _rebuild_tensor_v2(
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride, strict=True) if n > 0)
     if all(n > 0 for n in size) and last >= storage.data.numel():
         raise StyleGANError("a tensor in the pickle reaches past the end of its storage")
+    check_view_size(size, storage.data.numel())  # e.g. stride 0: in bounds, yet 10**12 values
     if any(n == 0 for n in size):
         return torch.empty(size, dtype=storage.dtype)
     return torch.as_strided(storage.data, size, stride, storage_offset)
@@ -309,6 +356,23 @@ def _rebuild_from_type_v2(func: Any, new_type: Any, args: tuple, state: Any) -> 
     return func(*args)
 
 
+class _AllocatorGlobal:
+    """``torch.Tensor`` / ``numpy.ndarray`` as a pickle names them: usable as the type argument
+    of a rebuild function, refused when called (``torch.Tensor(10**13)`` would allocate 40 TB)."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RefusedFileError(
+            f"the pickle calls {self.name}(...) to allocate memory, which a network file never does"
+        )
+
+
+TENSOR_TYPE = _AllocatorGlobal("torch.Tensor")
+NDARRAY_TYPE = _AllocatorGlobal("numpy.ndarray")
+
+
 # ---- numpy ------------------------------------------------------------------------------------
 
 
@@ -320,9 +384,14 @@ def _numpy_dtype(*args: Any) -> np.dtype:
 
 
 def _numpy_reconstruct(cls: Any, shape: Any, dtype: Any) -> np.ndarray:
-    if cls is not np.ndarray:
+    if cls is not NDARRAY_TYPE:
         raise UnsafePickleError("the pickle rebuilds a numpy array subclass; refusing it")
-    return np.ndarray.__new__(np.ndarray, shape, _numpy_dtype(dtype))
+    dtype = _numpy_dtype(dtype)
+    # numpy pickles an empty array here and its data in the state that follows (whose size
+    # numpy checks against the bytes present); a large shape here is memory from nothing.
+    if not isinstance(shape, tuple) or math.prod(int(n) for n in shape) * dtype.itemsize > 4096:
+        raise RefusedFileError(f"the pickle asks numpy for an empty array of shape {shape!r}")
+    return np.ndarray.__new__(np.ndarray, shape, dtype)
 
 
 def _numpy_scalar(dtype: np.dtype, data: bytes | None = None) -> np.generic:
@@ -359,10 +428,10 @@ ALLOWED: dict[tuple[str, str], Any] = {
     ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter_with_state,
     ("torch._tensor", "_rebuild_from_type_v2"): _rebuild_from_type_v2,
     ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
-    ("torch", "Tensor"): torch.Tensor,
+    ("torch", "Tensor"): TENSOR_TYPE,
     ("torch.storage", "_load_from_bytes"): _load_from_bytes,
     ("numpy", "dtype"): _numpy_dtype,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): NDARRAY_TYPE,
     ("numpy.core.multiarray", "scalar"): _numpy_scalar,
     ("numpy._core.multiarray", "scalar"): _numpy_scalar,
     ("numpy.core.multiarray", "_reconstruct"): _numpy_reconstruct,
@@ -376,9 +445,15 @@ ALLOWED.update({("torch", name): _StorageType(name) for name in STORAGE_DTYPES})
 class _SafeUnpickler(pickle.Unpickler):
     """``pickle.Unpickler`` whose globals come only from :data:`ALLOWED`."""
 
-    def __init__(self, file: BinaryIO, persistent_load: Any = None):
+    def __init__(self, data: Any, file: BinaryIO, persistent_load: Any = None):
         super().__init__(file)
+        self._data, self._file = data, file  # file: a stream over data, at the pickle's start
         self._persistent_load = persistent_load
+
+    def load(self) -> Any:
+        # declared sizes and memo slots, before anything is allocated
+        scan_pickle(self._data, self._file.tell())
+        return super().load()
 
     def find_class(self, module: str, name: str) -> Any:
         try:
@@ -396,15 +471,42 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def safe_load(file: str | Path | BinaryIO) -> Any:
-    """Unpickle an official network pickle (PyTorch or TensorFlow) without running its code."""
+    """Unpickle an official network pickle (PyTorch or TensorFlow) without running its code.
+
+    Its opcodes are checked before unpickling (a path is memory-mapped for that, not copied)
+    and the objects after it (:mod:`stylegan.io.limits`), so what comes back is bounded by the
+    file.
+    """
     if isinstance(file, (str, Path)):
         with open(file, "rb") as f:
-            return safe_load(f)
+            if os.fstat(f.fileno()).st_size == 0:
+                raise StyleGANError(f"{file} is empty; the file is damaged or truncated")
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _safe_load(data, f, str(file))
+    data = file.read()
+    return _safe_load(data, io.BytesIO(data), str(getattr(file, "name", "the pickle")))
+
+
+def _safe_load(data: Any, stream: BinaryIO, name: str) -> Any:
     try:
-        return _SafeUnpickler(file).load()
-    except UnsafePickleError:
-        raise
-    except StyleGANError:
-        raise
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as err:
-        raise StyleGANError(f"not a readable network pickle ({err})") from None
+        obj = _SafeUnpickler(data, stream).load()
+        check_object_graph(obj, len(data))
+        return obj
+    except RefusedFileError as err:
+        raise err.located(name) from None
+    except StyleGANError as err:
+        raise type(err)(f"{err} (in {name})") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        KeyError,
+        IndexError,
+        OverflowError,
+        RecursionError,
+    ) as err:
+        raise StyleGANError(
+            f"{name} is not a readable network pickle ({err}); the file is damaged or truncated"
+        ) from None

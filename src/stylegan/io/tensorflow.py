@@ -59,6 +59,7 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
+from stylegan.io.limits import build_network, count_elements
 from stylegan.io.safe_pickle import TFNetwork, json_safe, to_plain
 
 FORMAT = "nvidia-tensorflow"
@@ -636,14 +637,15 @@ def _build(
     """Our network from official kwargs and the TF variables; also the unused variable names."""
     variables = tf_variables(tf_net)
     renamed = _rename_lod(variables, rgb_layer, kwargs["img_resolution"])
+    stored = count_elements(variables.values())
     if cls.__module__.endswith("stylegan1"):
-        net = cls.from_config(cls.config_class.from_init_kwargs(kwargs))
+        net = build_network(cls, cls.config_class.from_init_kwargs(kwargs), what, stored)
         _fixed_structure(tf_net, net, variables, rules, what)
     else:
         if renamed:
             kwargs["architecture"] = "orig"
-        defaults = "stylegan2-ada"
-        net = cls.from_config(cls.config_class.from_init_kwargs(kwargs, defaults=defaults))
+        config = cls.config_class.from_init_kwargs(kwargs, defaults="stylegan2-ada")
+        net = build_network(cls, config, what, stored)
     resolution = kwargs["img_resolution"]
     pickle_name = functools.partial(_lod_name, layer=rgb_layer, resolution=resolution)
     used = _fill(net, variables, rules, what, pickle_name if renamed else str)

@@ -90,7 +90,7 @@ class Spectrum:
     @classmethod
     def load(cls, path: str | Path) -> Spectrum:
         """Read :meth:`save`'s files and NVIDIA's (which lack the count and statistics)."""
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:  # object arrays would need a pickle
 
             def get(key, default):
                 return data[key].item() if key in data.files else default
