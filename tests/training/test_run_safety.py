@@ -163,6 +163,18 @@ def test_interrupted_is_raised_after_the_snapshot_and_the_log(tiny_config, tmp_p
     assert log.rstrip().endswith("--resume latest") and "Stopped by SIGINT at kimg 0.012" in log
 
 
+def test_every_command_that_trains_exits_with_the_signal_status(tmp_path, monkeypatch):
+    import stylegan.demo
+
+    def interrupted(*args, **kwargs):
+        raise TrainingInterrupted(tmp_path / "run", tmp_path / "run" / "snap", "SIGTERM")
+
+    monkeypatch.setattr(stylegan.demo, "run_demo", interrupted)
+    result = CliRunner().invoke(cli, ["demo", "--outdir", str(tmp_path)])
+    assert result.exit_code == 143 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("training stopped by SIGTERM (exit status 143)")
+
+
 def test_time_limit_still_exits_0(shapes_dataset, tmp_path):
     args = ["train", "--outdir", str(tmp_path), "--data", str(shapes_dataset), "--cfg", "tiny",
             "--kimg", "1000", "--tick", "0.004", "--minutes", "1e-6", "--no-progress"]  # fmt: skip
@@ -263,3 +275,20 @@ def test_disk_full_while_logging_is_one_line(
     assert "Traceback" not in result.output
     last = result.output.rstrip("\n").splitlines()[-1]
     assert last.startswith("error: disk full while writing ") and last.count(name) == 1
+
+
+def test_cli_networks_only_and_the_documented_exit_statuses(shapes_dataset, tmp_path):
+    help_text = CliRunner().invoke(cli, ["train", "--help"]).output
+    assert "130 after Ctrl-C (SIGINT) and 143 after SIGTERM" in help_text
+    out = tmp_path / "runs"
+    assert _train_cli(shapes_dataset, out, "--kimg", "0.004").exit_code == 0
+    snapshot = find_latest_snapshot(out)
+    for name in ("training_state.json", "training_state.safetensors"):
+        (snapshot / name).unlink()
+    resume = ["train", "--outdir", str(out), "--resume", "latest", "--no-progress"]
+    result = CliRunner().invoke(cli, resume)
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert result.output.startswith("error: --resume: ") and "--networks-only" in result.output
+    result = CliRunner().invoke(cli, [*resume, "--networks-only"])
+    assert result.exit_code == 0, result.output
+    assert "as --networks-only asks" in result.output and len(list(out.iterdir())) == 2

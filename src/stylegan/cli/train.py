@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from typing import Any
 
 import click
@@ -118,7 +117,7 @@ def train_command(ctx, outdir, resume, networks_only, fp32, progress, dry_run, *
     from click.core import ParameterSource
 
     from stylegan.io.paths import check_writable_dir
-    from stylegan.training import TrainingInterrupted, resolve_run_config, train
+    from stylegan.training import resolve_run_config, train
 
     if not dry_run:  # before any dataset is read for the preset
         check_writable_dir(outdir, what="--outdir")
@@ -132,16 +131,11 @@ def train_command(ctx, outdir, resume, networks_only, fp32, progress, dry_run, *
     if dry_run:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
-    main = int(os.environ.get("RANK", "0")) == 0  # under torchrun, rank 0 speaks for the run
-    try:
-        run_dir = train(
-            config, outdir=outdir, resume=resume, progress=progress, networks_only=networks_only
-        )
-    except TrainingInterrupted as stopped:
-        if main:
-            click.echo(str(stopped), err=True)
-        sys.exit(stopped.exit_code)  # every rank: job scripts read any of them
-    if main:
+    # A signal ends train() with TrainingInterrupted: the group prints it and exits 130/143.
+    run_dir = train(
+        config, outdir=outdir, resume=resume, progress=progress, networks_only=networks_only
+    )
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks for the run
         click.echo(f"run folder: {run_dir}")
 
 

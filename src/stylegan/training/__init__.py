@@ -8,11 +8,11 @@ Ctrl-C or SIGTERM ends ``train`` with :class:`TrainingInterrupted` (its ``exit_c
 143, is what ``stylegan train`` exits with) once the resumable snapshot is written.
 """
 
+from stylegan.errors import TrainingInterrupted
 from stylegan.training.config import PRESETS, TrainingConfig, load_training_options, make_config
 from stylegan.training.loop import train
 from stylegan.training.run_config import resolve_run_config
 from stylegan.training.run_folder import find_latest_snapshot
-from stylegan.training.signals import TrainingInterrupted
 from stylegan.training.state import TrainingState
 from stylegan.training.step import training_step
 

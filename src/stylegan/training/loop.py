@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from stylegan.devices import resolve_device
-from stylegan.errors import StyleGANError
+from stylegan.errors import StyleGANError, TrainingInterrupted
 from stylegan.images import make_grid, save_image
 from stylegan.io.atomic import clean_stale_temporaries, write_atomically
 from stylegan.io.paths import check_writable_dir
@@ -43,7 +43,7 @@ from stylegan.training.run_folder import (
     save_snapshot,
 )
 from stylegan.training.sample_grid import make_sample_grid, save_fakes
-from stylegan.training.signals import GracefulStop, TrainingInterrupted
+from stylegan.training.signals import GracefulStop
 from stylegan.training.start import Start, derived_options, start_state, training_precision
 from stylegan.training.state import TrainingState, restore_rng
 from stylegan.training.stats import RunLog, StatsCollector
@@ -67,7 +67,7 @@ def train(
     training state is refused unless ``networks_only``, which fine-tunes from its networks
     (kimg 0, fresh optimisers, a new run folder), as every foreign checkpoint is.
 
-    Raises :class:`~stylegan.training.signals.TrainingInterrupted` (on every rank) when
+    Raises :class:`~stylegan.errors.TrainingInterrupted` (on every rank) when
     SIGINT or SIGTERM stopped the run, after writing its snapshot and closing its log.
     """
     context = distributed.from_environment()

@@ -1,28 +1,12 @@
 """Ctrl-C and SIGTERM during training: finish the step, write a snapshot, then end the session
-with :class:`TrainingInterrupted`, whose ``exit_code`` (128 + the signal's number, 130 for
-SIGINT, 143 for SIGTERM) tells job scripts an interrupted run from a finished one."""
+with :class:`~stylegan.errors.TrainingInterrupted`, whose ``exit_code`` (128 + the signal's
+number, 130 for SIGINT, 143 for SIGTERM) tells job scripts an interrupted run from a finished
+one."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from pathlib import Path
-
-
-class TrainingInterrupted(Exception):
-    """``train()`` stopped by a signal after writing a resumable snapshot and closing its log.
-
-    The CLI exits with :attr:`exit_code`, as a shell does for a process the signal ended.
-    """
-
-    def __init__(self, run_dir: Path, snapshot: Path | None, signal_name: str):
-        self.run_dir, self.snapshot, self.signal_name = Path(run_dir), snapshot, signal_name
-        self.exit_code = 128 + int(signal.Signals[signal_name])
-        super().__init__(
-            f"training stopped by {signal_name} (exit status {self.exit_code}); resumable "
-            f"snapshot: {snapshot}; continue with: stylegan train --outdir {self.run_dir} "
-            "--resume latest"
-        )
 
 
 class GracefulStop:
