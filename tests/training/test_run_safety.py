@@ -61,6 +61,10 @@ def test_damaged_newest_snapshot_falls_back_to_the_newest_intact_one(trained, ti
     assert skipped in capsys.readouterr().out  # the console says so too
     assert f"Resuming:    {good} at kimg 0.0 (full training state" in log
     assert cur_nimg(good) == 16  # continued from the intact one (8 images) to 16
+    # Kept, under a name the run's own snapshots never take (nor --resume latest picks).
+    assert "(kept as network-snapshot-000005.damaged)" in log
+    assert not bad.exists() and (run / "network-snapshot-000005.damaged").is_dir()
+    assert list_snapshots(run) == [good]
 
 
 def test_a_run_folder_with_no_intact_snapshot_is_one_line(trained, tiny_config):

@@ -41,6 +41,7 @@ from stylegan.training.run_folder import (
     resolve_resume,
     run_description,
     save_snapshot,
+    set_aside,
 )
 from stylegan.training.sample_grid import make_sample_grid, save_fakes
 from stylegan.training.signals import GracefulStop
@@ -124,6 +125,9 @@ def _train(
     run_dir = Path(distributed.broadcast_object(str(run_dir), context))
     if context.is_main:
         clean_stale_temporaries(run_dir)  # what killed sessions left: whole snapshots at times
+        if start.run_dir is not None:  # continuing in place: a save must not meet their names
+            for path in start.skipped:
+                start.skipped[path] += f" (kept as {set_aside(path).name})"
         options = dict(config.to_dict(), derived=derived_options(dataset, state, device, run_dir))
         options["derived"]["world_size"] = context.world_size
         text = json.dumps(options, indent=2) + "\n"
@@ -186,7 +190,7 @@ def _log_header(run: Run, start: Start, resumed: bool) -> None:
         f"{config.r1_gamma:g}, {config.total_kimg:g} kimg) on {run.device}, {how_precise}"
     )
     if resumed:
-        for skipped in start.skipped:
+        for skipped in start.skipped.values():
             log.line(f"Skipped:     {skipped}")
         how = "continuing in place" if start.run_dir is not None else "in a new run folder"
         what = "full training state" if start.saved_rng is not None else "networks only"

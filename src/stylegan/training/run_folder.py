@@ -85,11 +85,11 @@ def run_description(config: TrainingConfig, dataset_name: str) -> str:
 @dataclass
 class ResumePoint:
     """Where a resume starts: the checkpoint, the run folder to continue in (None: a new one),
-    and the newer snapshots skipped as damaged, one line each."""
+    and the newer snapshots skipped as damaged, each with one line saying why."""
 
     snapshot: Path | str
     run_dir: Path | None
-    skipped: list[str] = field(default_factory=list)
+    skipped: dict[Path, str] = field(default_factory=dict)
 
 
 def _resume_target(resume: str | Path, outdir: Path) -> tuple[list[Path] | Path | str, Path | None]:
@@ -161,19 +161,30 @@ def resolve_resume(resume: str | Path, outdir: Path, networks_only: bool = False
         if is_training_snapshot(target):
             _check_snapshot(target, networks_only)
         return ResumePoint(target, None)
-    skipped = []
+    skipped: dict[Path, str] = {}
     for snapshot in target:
         problems = resume_problems(snapshot, networks_only)
         if not problems:
             return ResumePoint(snapshot, None if networks_only else run_dir, skipped)
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-        skipped.append(f"{snapshot.name}: {problems[0]}{more}")
-    listed = "; ".join(skipped[:5]) + (f"; and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        skipped[snapshot] = f"{snapshot.name}: {problems[0]}{more}"
+    lines = list(skipped.values())
+    listed = "; ".join(lines[:5]) + (f"; and {len(lines) - 5} more" if len(lines) > 5 else "")
     hint = "" if networks_only else " (or --networks-only to fine-tune from intact networks)"
     raise StyleGANError(
         f"--resume: no snapshot in {run_dir} can be resumed: {listed}; restore one from a "
         f"backup or resume from another checkpoint{hint}"
     )
+
+
+def set_aside(snapshot: Path) -> Path:
+    """Rename a damaged snapshot to ``NAME.damaged`` (nothing is deleted): out of the run's
+    snapshot names, so the resumed run writes a new one when it reaches that kimg."""
+    target, number = snapshot.with_name(f"{snapshot.name}.damaged"), 1
+    while target.exists() or target.is_symlink():
+        target, number = snapshot.with_name(f"{snapshot.name}.damaged-{number}"), number + 1
+    snapshot.rename(target)
+    return target
 
 
 def _check_snapshot(snapshot: Path, networks_only: bool) -> None:

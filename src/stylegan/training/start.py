@@ -31,7 +31,7 @@ class Start:
     snapshot: Path | str | None = None  # the checkpoint resumed or fine-tuned from
     run_dir: Path | None = None  # the run folder to continue in place (None = a new one)
     saved_rng: dict[str, Any] | None = None  # RNG states to restore last (a full resume)
-    skipped: list[str] = field(default_factory=list)  # newer snapshots skipped as damaged
+    skipped: dict[Path, str] = field(default_factory=dict)  # newer damaged snapshots: why
     networks_only: bool = False  # asked for: fine-tune from the networks, not continue the run
 
 
