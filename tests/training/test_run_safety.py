@@ -178,6 +178,13 @@ def test_every_command_that_trains_exits_with_the_signal_status(tmp_path, monkey
     assert result.exit_code == 143 and result.output.count("\n") == 1, result.output
     assert result.output.startswith("training stopped by SIGTERM (exit status 143)")
 
+    def second_ctrl_c(*args, **kwargs):  # stops at once, without a snapshot of this step
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stylegan.demo, "run_demo", second_ctrl_c)
+    result = CliRunner().invoke(cli, ["demo", "--outdir", str(tmp_path)])
+    assert result.exit_code == 130 and result.output.startswith("interrupted (Ctrl-C)")
+
 
 def test_time_limit_still_exits_0(shapes_dataset, tmp_path):
     args = ["train", "--outdir", str(tmp_path), "--data", str(shapes_dataset), "--cfg", "tiny",

@@ -24,7 +24,8 @@ COMMAND_MODULES = ("data", "train", "generate", "video", "analyze", "checkpoints
 
 class _Group(click.Group):
     """Click group that turns :class:`StyleGANError` into a one-line message and exit status 1,
-    and :class:`TrainingInterrupted` (``train``, ``demo``) into its line and exit status."""
+    :class:`TrainingInterrupted` (``train``, ``demo``) into its line and exit status, and
+    Ctrl-C into exit status 130."""
 
     def invoke(self, ctx):
         try:
@@ -36,6 +37,9 @@ class _Group(click.Group):
             if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks
                 click.echo(str(stopped), err=True)
             sys.exit(stopped.exit_code)  # every rank: job scripts may read any of them
+        except KeyboardInterrupt:  # e.g. a second Ctrl-C in training: stop now, as shells say
+            click.echo("interrupted (Ctrl-C); outputs already written are complete", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
