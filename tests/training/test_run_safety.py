@@ -253,6 +253,40 @@ def test_disk_full_during_a_snapshot_keeps_the_previous_one(shapes_dataset, tmp_
     assert cur_nimg(find_latest_snapshot(out)) == 16
 
 
+def test_disk_full_while_saving_a_sample_grid_leaves_no_half_png(
+    shapes_dataset, tmp_path, monkeypatch
+):
+    from PIL import Image
+
+    real_save = Image.Image.save
+
+    def fills_the_disk(self, fp, *args, **kwargs):
+        if "fakes" in str(fp):
+            Path(fp).write_bytes(b"\x89PNG half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", fills_the_disk)
+    result = _train_cli(shapes_dataset, tmp_path / "runs")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    last = result.output.rstrip("\n").splitlines()[-1]
+    assert last.startswith("error: disk full while writing ") and "fakes_init.png" in last
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "reals.png").is_file()
+    assert not [p.name for p in run.iterdir() if "fakes" in p.name]  # no half PNG, no temporary
+
+
+def test_disk_full_in_any_other_writer_is_one_line(shapes_dataset, tmp_path, monkeypatch):
+    def metrics_on_a_full_disk(run, *args):  # e.g. metric-*.jsonl, TensorBoard events
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run.run_dir / "metric.jsonl"))
+
+    monkeypatch.setattr(loop, "_tick_outputs", metrics_on_a_full_disk)
+    result = _train_cli(shapes_dataset, tmp_path / "runs")
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    last = result.output.rstrip("\n").splitlines()[-1]
+    assert last.startswith("error: disk full while writing ") and "metric.jsonl" in last
+
+
 class _FullDisk:
     """A log file on a disk that has just filled up."""
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from stylegan.devices import resolve_device
-from stylegan.errors import StyleGANError, TrainingInterrupted
+from stylegan.errors import StyleGANError, TrainingInterrupted, raise_if_disk_full
 from stylegan.images import make_grid, save_image
 from stylegan.io.atomic import clean_stale_temporaries, write_atomically
 from stylegan.io.paths import check_writable_dir
@@ -162,6 +162,9 @@ def _train(
     except StyleGANError as err:
         with contextlib.suppress(StyleGANError, OSError):  # e.g. the disk full that ended it
             log.line(f"Stopped by an error: {err}", echo=False)  # the caller shows it
+        raise
+    except OSError as err:  # a full disk in any other writer (metrics, events): one line too
+        raise_if_disk_full(err, err.filename or run_dir)
         raise
     finally:
         if bar is not None:
