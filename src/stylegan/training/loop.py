@@ -84,10 +84,9 @@ def train(
 @dataclass
 class _Ending:
     """How a session's tick loop ended: the signal that stopped it (None: done or out of
-    time), who received it, and the newest snapshot."""
+    time) and the newest snapshot."""
 
     signal_name: str | None = None
-    stopped_by: str | None = None
     snapshot: Path | None = None
 
 
@@ -299,10 +298,9 @@ def _run(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> _End
             tick = Tick(tick.run_start, now, state.cur_nimg, maintenance_sec=now - tick_end)
             if done:
                 break
-    # What decided the stop, not a signal that came after it (a finished run stays finished).
-    ending = _Ending(signal.Signals(signum).name, stop.requested, snapshot) if stopping else None
-    _log_end(run, ending.stopped_by if ending else None, snapshot, total_nimg)
-    return ending or _Ending(snapshot=snapshot)
+    # What decided the stop counts, not a signal after it (a finished run stays finished).
+    _log_end(run, stop.requested if stopping else None, snapshot, total_nimg)
+    return _Ending(signal.Signals(signum).name if stopping else None, snapshot)
 
 
 def _tick_outputs(
