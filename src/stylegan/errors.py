@@ -1,4 +1,5 @@
-"""The one exception type for user mistakes, and the one way a full disk becomes one.
+"""The one exception type for user mistakes, how an interrupted training ends, and the one way
+a full disk becomes a user mistake.
 
 Raise :class:`StyleGANError` when the input is wrong (a missing file, a bad flag, a checkpoint that
 does not fit) with a message that says what was wrong and what to do. The CLI prints it as a single
@@ -6,6 +7,7 @@ line and exits non-zero; any other exception is a bug and keeps its traceback.
 
 A full disk is the user's to fix too: :func:`is_disk_full`, :func:`free_bytes` and
 :func:`format_bytes` are what every writer (images, checkpoints, datasets) words it with.
+:class:`TrainingInterrupted` is neither: a run stopped by a signal, its snapshot written.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 from pathlib import Path
 
 # A full disk, or a full quota: the same remedy.
@@ -21,6 +24,22 @@ _DISK_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
 
 class StyleGANError(Exception):
     """A user-facing error: the message says what was wrong and what to do about it."""
+
+
+class TrainingInterrupted(Exception):
+    """``train()`` stopped by a signal after writing a resumable snapshot and closing its log.
+
+    The CLI exits with :attr:`exit_code`, as a shell does for a process the signal ended.
+    """
+
+    def __init__(self, run_dir: Path, snapshot: Path | None, signal_name: str):
+        self.run_dir, self.snapshot, self.signal_name = Path(run_dir), snapshot, signal_name
+        self.exit_code = 128 + int(signal.Signals[signal_name])
+        super().__init__(
+            f"training stopped by {signal_name} (exit status {self.exit_code}); resumable "
+            f"snapshot: {snapshot}; continue with: stylegan train --outdir {self.run_dir} "
+            "--resume latest"
+        )
 
 
 def is_disk_full(err: BaseException) -> bool:

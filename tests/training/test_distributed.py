@@ -29,8 +29,8 @@ BASE = {"aug": "ada", "augment_p": 0.2, "ada_kimg": 0.1, "ada_interval": 2, "sna
 # after the step, as a scheduler or Ctrl-C would. Run in the test process for one process,
 # as a script (``run(*sys.argv[1:6])``) for each rank.
 RUN = """
-import json, os, signal
-from stylegan.training import loop, make_config, train
+import json, os, signal, sys
+from stylegan.training import TrainingInterrupted, loop, make_config, train
 
 def run(data, out, images, extra, resume):
     values = dict(data=data, total_kimg=int(images) / 1000, kimg_per_tick=0.008,
@@ -51,7 +51,10 @@ def run(data, out, images, extra, resume):
             return result
         loop.training_step = stopping_step
     config = make_config("tiny", **values)
-    train(config, out, resume=None if resume == "-" else resume, progress=False)
+    try:
+        train(config, out, resume=None if resume == "-" else resume, progress=False)
+    except TrainingInterrupted as err:  # every rank, with the status the CLI would exit with
+        sys.exit(err.exit_code)
 """
 
 
@@ -61,9 +64,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _train(tmp_path, data, out, images, processes, extra=None, resume="-", torchrun=False):
+def _train(
+    tmp_path, data, out, images, processes, extra=None, resume="-", torchrun=False, status=0
+):
     """Train in this process, or in ``processes`` ranks: launched by torchrun, or (faster, no
-    agent process) started directly with the environment torchrun would give them."""
+    agent process) started directly with the environment torchrun would give them; each rank
+    must exit with ``status``."""
     args = [str(data), str(out), str(images), json.dumps(extra or {}), str(resume)]
     if processes == 1:  # one thread, as each rank (the rounding of convolutions depends on it)
         namespace: dict = {}
@@ -104,7 +110,7 @@ def _train(tmp_path, data, out, images, processes, extra=None, resume="-", torch
                 rank.kill()
                 rank.wait()
     for rank, output in zip(ranks, outputs):
-        assert rank.returncode == 0, output[-3000:]
+        assert rank.returncode == status, output[-3000:]
     return out
 
 
@@ -168,7 +174,8 @@ def test_stop_and_resume_with_other_numbers_of_processes(straight, unlabelled_da
     # Two ranks; rank 1 alone gets SIGTERM after step 2: both stop there and rank 0 writes
     # the snapshot. Then one process continues to step 4 and two ranks again to step 6.
     split = tmp_path / "split"
-    _train(tmp_path, unlabelled_dataset, split, 24, 2, dict(BASE, stop=[1, 2]))
+    # Both ranks exit 143 (128 + SIGTERM), the signalled one and the one told by it.
+    _train(tmp_path, unlabelled_dataset, split, 24, 2, dict(BASE, stop=[1, 2]), status=143)
     run = only_run(split)
     assert "Stopped by another rank's signal at kimg 0.008" in (run / "log.txt").read_text()
     assert load_checkpoint(find_latest_snapshot(split)).training_state["batch_idx"] == 2

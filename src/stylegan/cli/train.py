@@ -83,13 +83,20 @@ class _TrainCommand(click.Command):
 @click.option(
     "--resume",
     metavar="latest|PATH",
-    help="Continue a run: 'latest' (in --outdir), a run folder or a snapshot.",
+    help="Continue a run: 'latest' (in --outdir), a run folder or a snapshot (damaged "
+    "snapshots are skipped for the newest intact one); or fine-tune any checkpoint.",
+)
+@click.option(
+    "--networks-only",
+    is_flag=True,
+    help="Fine-tune from the networks of a --resume snapshot that cannot continue its run "
+    "(no or damaged training state): kimg 0, fresh optimisers, a new run folder.",
 )
 @bool_value("--fp32", help="Train in fp32 everywhere: no fp16 blocks, no activation clamping.")
 @click.option("--progress/--no-progress", default=True, help="Show a progress bar.")
 @click.option("-n", "--dry-run", is_flag=True, help="Print the training options and exit.")
 @click.pass_context
-def train_command(ctx, outdir, resume, fp32, progress, dry_run, **flags):
+def train_command(ctx, outdir, resume, networks_only, fp32, progress, dry_run, **flags):
     """Train StyleGAN2 (NVIDIA's stylegan2 config and ADA presets, or CPU-sized tiny/small),
     StyleGAN3 (stylegan3-t/-r) or the original StyleGAN with progressive growing (stylegan1).
 
@@ -99,14 +106,21 @@ def train_command(ctx, outdir, resume, fp32, progress, dry_run, **flags):
     stylegan train --data ffhq-1024.zip --cfg stylegan1 --mirror=1
     stylegan train --outdir training-runs --resume latest
 
-    Ctrl-C finishes the step, writes a resumable snapshot and exits.
+    \b
+    Exit status: 0 when the run is done or --minutes ran out (a resumable snapshot is
+    written), 1 on an error (one line), 130 after Ctrl-C (SIGINT) and 143 after SIGTERM
+    (128 + the signal's number, as shells report it): the step finishes, a resumable snapshot
+    is written, and --resume latest continues. Under torchrun every rank exits so.
     """
     import json
 
     from click.core import ParameterSource
 
+    from stylegan.io.paths import check_writable_dir
     from stylegan.training import resolve_run_config, train
 
+    if not dry_run:  # before any dataset is read for the preset
+        check_writable_dir(outdir, what="--outdir")
     # Only what the user typed overrides the preset (or the resumed run's options).
     given = {
         name: value
@@ -117,7 +131,10 @@ def train_command(ctx, outdir, resume, fp32, progress, dry_run, **flags):
     if dry_run:
         click.echo(json.dumps(config.to_dict(), indent=2))
         return
-    run_dir = train(config, outdir=outdir, resume=resume, progress=progress)
+    # A signal ends train() with TrainingInterrupted: the group prints it and exits 130/143.
+    run_dir = train(
+        config, outdir=outdir, resume=resume, progress=progress, networks_only=networks_only
+    )
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 speaks for the run
         click.echo(f"run folder: {run_dir}")
 

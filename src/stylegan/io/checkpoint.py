@@ -297,8 +297,9 @@ SAFETENSORS_DTYPES = {
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
 
 
-def verify_checkpoint(path: str | Path) -> list[str]:
-    """What is damaged in a checkpoint folder or ``.safetensors`` file; ``[]`` when intact.
+def verify_checkpoint(path: str | Path, training_state: bool = True) -> list[str]:
+    """What is damaged in a checkpoint folder or ``.safetensors`` file; ``[]`` when intact
+    (without ``training_state``, the networks alone: what loading them needs).
 
     Cheap enough to run on every snapshot of a run (``--resume latest`` picks the newest intact
     one): it reads the JSON files and safetensors headers and compares declared sizes with the
@@ -326,6 +327,8 @@ def verify_checkpoint(path: str | Path) -> list[str]:
     problems += more
     if config is not None and header is not None:
         problems += _network_problems(config, header, path / MODEL_FILE)
+    if not training_state:
+        return problems
     if (path / STATE_JSON_FILE).exists() or (path / STATE_TENSOR_FILE).exists():
         doc, more = _read_json(path / STATE_JSON_FILE)
         problems += more

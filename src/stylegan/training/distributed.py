@@ -203,13 +203,18 @@ def broadcast_object(value: Any, context: Context) -> Any:
     return box[0]
 
 
+def max_over_ranks(values: list[float], context: Context, device: torch.device) -> list[float]:
+    """Each value's maximum over the ranks (e.g. the number of a signal one rank received)."""
+    if not context.active:
+        return list(values)
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
 def any_rank(flags: list[bool], context: Context, device: torch.device) -> list[bool]:
     """Each flag, true if it is true on any rank (Ctrl-C on one rank stops all of them)."""
-    if not context.active:
-        return flags
-    t = torch.tensor([float(f) for f in flags], device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return [bool(v) for v in t.tolist()]
+    return [bool(v) for v in max_over_ranks([float(f) for f in flags], context, device)]
 
 
 class NullLog:

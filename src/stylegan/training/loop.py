@@ -4,7 +4,8 @@ steps until ``total_kimg``.
 Every step is :func:`~stylegan.training.step.training_step` on one minibatch. Every
 ``kimg_per_tick`` thousand images a tick line goes to ``log.txt``, and every few ticks a sample
 grid, a resumable snapshot and the metrics are written. Ctrl-C or SIGTERM finishes the step,
-writes a snapshot and returns.
+writes a snapshot, closes the log and raises :class:`TrainingInterrupted` (exit status 130 or
+143 in the CLI); the ``max_minutes`` limit and the end of ``total_kimg`` return normally.
 
 Under ``torchrun`` every rank runs this loop on its share of the global batch, gradients are
 summed over ranks, and rank 0 alone writes files (see ``distributed.py`` and
@@ -13,22 +14,35 @@ summed over ranks, and rank 0 alone writes files (see ``distributed.py`` and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from stylegan.devices import resolve_device
+from stylegan.errors import StyleGANError, TrainingInterrupted, raise_if_disk_full
 from stylegan.images import make_grid, save_image
+from stylegan.io.atomic import clean_stale_temporaries, write_atomically
+from stylegan.io.paths import check_writable_dir
 from stylegan.training import distributed
 from stylegan.training.accumulate import check_batch_split, micro_batch_size
 from stylegan.training.config import TrainingConfig
 from stylegan.training.data_stream import open_dataset, real_batches
 from stylegan.training.progressive import apply_schedule, process_reals, schedule_at
 from stylegan.training.run import Run
-from stylegan.training.run_folder import new_run_dir, run_description, save_snapshot
+from stylegan.training.run_folder import (
+    ResumePoint,
+    new_run_dir,
+    resolve_resume,
+    run_description,
+    save_snapshot,
+    set_aside,
+)
 from stylegan.training.sample_grid import make_sample_grid, save_fakes
 from stylegan.training.signals import GracefulStop
 from stylegan.training.start import Start, derived_options, start_state, training_precision
@@ -43,19 +57,37 @@ def train(
     outdir: str | Path = "training-runs",
     resume: str | Path | None = None,
     progress: bool = True,
+    networks_only: bool = False,
 ) -> Path:
     """Train StyleGAN as ``config`` says and return the run folder.
 
-    ``resume``: ``"latest"`` (newest snapshot under ``outdir``, continued in its own run
-    folder), a run folder (continued in place) or a snapshot path (continued in a new run
-    folder). Everything is restored: networks, optimisers, counters, pl_mean and RNG states.
+    ``resume``: ``"latest"`` (newest intact snapshot under ``outdir``, continued in its own run
+    folder; damaged newer ones are skipped and named in the log), a run folder (continued in
+    place) or a snapshot path (continued in a new run folder). Everything is restored:
+    networks, optimisers, counters, pl_mean and RNG states. A training snapshot without its
+    training state is refused unless ``networks_only``, which fine-tunes from its networks
+    (kimg 0, fresh optimisers, a new run folder), as every foreign checkpoint is.
+
+    Raises :class:`~stylegan.errors.TrainingInterrupted` (on every rank) when
+    SIGINT or SIGTERM stopped the run, after writing its snapshot and closing its log.
     """
     context = distributed.from_environment()
     device = distributed.init(context, resolve_device(config.device))
     try:
-        return _train(config, Path(outdir).expanduser(), resume, progress, context, device)
+        return _train(
+            config, Path(outdir).expanduser(), resume, progress, context, device, networks_only
+        )
     finally:
         distributed.shutdown(context)
+
+
+@dataclass
+class _Ending:
+    """How a session's tick loop ended: the signal that stopped it (None: done or out of
+    time) and the newest snapshot."""
+
+    signal_name: str | None = None
+    snapshot: Path | None = None
 
 
 def _train(
@@ -65,15 +97,23 @@ def _train(
     progress: bool,
     context: distributed.Context,
     device: torch.device,
+    networks_only: bool = False,
 ) -> Path:
     """Open the run (state, run folder, log, grid), run it, close the log."""
+    # Mistakes in where the run goes or what it resumes cost nothing yet: no data read.
+    check_writable_dir(outdir, what="--outdir")
+    if networks_only and resume is None:
+        raise StyleGANError("--networks-only fine-tunes the networks of --resume; give --resume")
+    point: ResumePoint | None = None
+    if resume is not None:
+        point = resolve_resume(resume, outdir, networks_only=networks_only)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = False  # accuracy over speed, as NVIDIA does
         torch.backends.cudnn.allow_tf32 = False
     dataset = open_dataset(config)
     c_dim = dataset.label_dim if config.cond else 0
-    start = start_state(config, dataset, c_dim, resume, outdir, device)
+    start = start_state(config, dataset, c_dim, point, device, networks_only)
     state = start.state
     check_batch_split(config, context)
     for net in state.networks().values():
@@ -83,9 +123,20 @@ def _train(
         run_dir = new_run_dir(outdir, run_description(config, dataset.name))
     run_dir = Path(distributed.broadcast_object(str(run_dir), context))
     if context.is_main:
+        clean_stale_temporaries(run_dir)  # what killed sessions left: whole snapshots at times
+        if start.run_dir is not None:  # continuing in place: a save must not meet their names
+            for path in start.skipped:
+                start.skipped[path] += f" (kept as {set_aside(path).name})"
         options = dict(config.to_dict(), derived=derived_options(dataset, state, device, run_dir))
         options["derived"]["world_size"] = context.world_size
-        (run_dir / "training_options.json").write_text(json.dumps(options, indent=2) + "\n")
+        text = json.dumps(options, indent=2) + "\n"
+        # A resume reads it back: never half-written, even on a full disk.
+        write_atomically(
+            run_dir / "training_options.json",
+            lambda tmp: tmp.write_text(text, encoding="utf-8"),
+            len(text.encode()),
+            overwrite=True,
+        )
 
     bar = progress_bar(config, state, progress) if context.is_main else None
     if context.is_main:
@@ -106,11 +157,20 @@ def _train(
         )
         if start.saved_rng is not None:  # last: nothing above may disturb the restored streams
             restore_rng(start.saved_rng)
-        _run(run, batches)
+        ending = _run(run, batches)
+    except StyleGANError as err:
+        with contextlib.suppress(StyleGANError, OSError):  # e.g. the disk full that ended it
+            log.line(f"Stopped by an error: {err}", echo=False)  # the caller shows it
+        raise
+    except OSError as err:  # a full disk in any other writer (metrics, events): one line too
+        raise_if_disk_full(err, err.filename or run_dir)
+        raise
     finally:
         if bar is not None:
             bar.close()
         log.close()
+    if ending.signal_name is not None:
+        raise TrainingInterrupted(run_dir, ending.snapshot, ending.signal_name)
     return run_dir
 
 
@@ -132,8 +192,12 @@ def _log_header(run: Run, start: Start, resumed: bool) -> None:
         f"{config.r1_gamma:g}, {config.total_kimg:g} kimg) on {run.device}, {how_precise}"
     )
     if resumed:
+        for skipped in start.skipped.values():
+            log.line(f"Skipped:     {skipped}")
         how = "continuing in place" if start.run_dir is not None else "in a new run folder"
         what = "full training state" if start.saved_rng is not None else "networks only"
+        if start.networks_only:
+            what = "networks only, as --networks-only asks: kimg 0, fresh optimisers"
         log.line(f"Resuming:    {start.snapshot} at kimg {state.kimg:.1f} ({what}, {how})")
     batch = config.batch_size
     micro = micro_batch_size(config, context, batch)
@@ -148,7 +212,7 @@ def _log_header(run: Run, start: Start, resumed: bool) -> None:
         )
 
 
-def _run(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> None:
+def _run(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> _Ending:
     """Steps until ``total_kimg``; at the end of every tick a log line, grids and snapshots."""
     config, state, dataset, context, device = (
         run.config,
@@ -162,7 +226,7 @@ def _run(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> None
     tick_nimg = max(round(config.kimg_per_tick * 1000), 1)
     if state.cur_nimg >= total_nimg:
         run.log.line(f"Already trained {state.kimg:g} kimg of {config.total_kimg:g}; raise --kimg.")
-        return
+        return _Ending()
     run.log.line(f"Training for {config.total_kimg:g} kimg...")
     run.log.line()
     stats = StatsCollector()
@@ -210,13 +274,15 @@ def _run(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> None
 
             # Ticks end every kimg_per_tick, after the very first step, and at the end.
             out_of_time = time_limit is not None and time.time() - tick.run_start >= time_limit
-            stopping = stop.requested is not None
-            if context.active:  # every rank stops at the same step
-                out_of_time, stopping = distributed.any_rank(
-                    [out_of_time, stopping], context, device
+            signum = stop.signum or 0
+            if context.active:  # every rank stops at the same step, with the same exit status
+                out_of_time, signum = distributed.max_over_ranks(
+                    [out_of_time, signum], context, device
                 )
-                if stopping and stop.requested is None:
+                out_of_time, signum = bool(out_of_time), int(signum)
+                if signum and stop.requested is None:
                     stop.requested = "another rank's signal"
+            stopping = signum > 0
             done = state.cur_nimg >= total_nimg or out_of_time or stopping
             first_step = state.cur_tick == 0
             if not (done or first_step or state.cur_nimg >= tick.start_nimg + tick_nimg):
@@ -232,8 +298,9 @@ def _run(run: Run, batches: Iterator[tuple[torch.Tensor, torch.Tensor]]) -> None
             tick = Tick(tick.run_start, now, state.cur_nimg, maintenance_sec=now - tick_end)
             if done:
                 break
-
-    _log_end(run, stop.requested, snapshot, total_nimg)
+    # What decided the stop counts, not a signal after it (a finished run stays finished).
+    _log_end(run, stop.requested if stopping else None, snapshot, total_nimg)
+    return _Ending(signal.Signals(signum).name if stopping else None, snapshot)
 
 
 def _tick_outputs(
@@ -304,5 +371,6 @@ def _log_end(run: Run, stopped_by: str | None, snapshot: Path | None, total_nimg
             f"Time limit of {run.config.max_minutes:g} min reached at kimg {state.kimg:.3f}; "
             f"resumable snapshot: {snapshot}"
         )
+        log.line(f"Continue with: stylegan train --outdir {run.run_dir} --resume latest")
     else:
         log.line(f"Done: {state.kimg:g} kimg. Final snapshot: {snapshot}")

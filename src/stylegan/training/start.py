@@ -4,7 +4,7 @@ precision of the networks, the augmentation, and the facts written to training_o
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.networks.layers import set_mixed_precision
 from stylegan.training.config import TrainingConfig
-from stylegan.training.run_folder import resolve_resume
+from stylegan.training.run_folder import ResumePoint
 from stylegan.training.state import (
     TrainingState,
     build_networks,
@@ -31,18 +31,21 @@ class Start:
     snapshot: Path | str | None = None  # the checkpoint resumed or fine-tuned from
     run_dir: Path | None = None  # the run folder to continue in place (None = a new one)
     saved_rng: dict[str, Any] | None = None  # RNG states to restore last (a full resume)
+    skipped: dict[Path, str] = field(default_factory=dict)  # newer damaged snapshots: why
+    networks_only: bool = False  # asked for: fine-tune from the networks, not continue the run
 
 
 def start_state(
     config: TrainingConfig,
     dataset,
     c_dim: int,
-    resume: str | Path | None,
-    outdir: Path,
+    resume: ResumePoint | None,
     device: torch.device,
+    networks_only: bool = False,
 ) -> Start:
     """Networks, optimisers and counters, fresh (seeded by the config) or restored from
-    ``resume``; then the networks' precision and the augmentation."""
+    ``resume`` (its networks alone with ``networks_only``); then the networks' precision and
+    the augmentation."""
     torch.manual_seed(config.random_seed)
     np.random.seed(config.random_seed)
     random.seed(config.random_seed)
@@ -50,8 +53,9 @@ def start_state(
     if resume is not None:
         from stylegan.io.formats import load_any
 
-        snapshot, run_dir = resolve_resume(resume, outdir)
-        ckpt = load_any(snapshot, device=device)  # ours, NVIDIA .pkl, rosinality .pt, URL
+        snapshot, run_dir = resume.snapshot, resume.run_dir
+        # ours, NVIDIA .pkl, rosinality .pt, URL
+        ckpt = load_any(snapshot, device=device, training_state=not networks_only)
         check_fits(ckpt.networks, config, dataset, c_dim, snapshot)
         if "D" in ckpt.networks and freeze_layers(ckpt.networks["D"]) != config.freezed:
             # Freeze-D changes which tensors are trained, so saved optimiser moments no longer
@@ -60,7 +64,7 @@ def start_state(
             ckpt.training_state = None
         state = TrainingState.from_checkpoint(ckpt, config, restore_random=False)
         saved_rng = ckpt.training_state["rng"] if ckpt.training_state is not None else None
-        start = Start(state, snapshot, run_dir, saved_rng)
+        start = Start(state, snapshot, run_dir, saved_rng, resume.skipped, networks_only)
         if saved_rng is None:  # networks only, e.g. an NVIDIA snapshot
             fine_tune_p = ((ckpt.metadata or {}).get("augment_pipe") or {}).get("p")
     else:

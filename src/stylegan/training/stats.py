@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -11,6 +12,8 @@ import warnings
 from pathlib import Path
 
 import torch
+
+from stylegan.errors import raise_if_disk_full
 
 # Re-exported for the training loop's log line; defined below every layer that prints times.
 from stylegan.runtime import format_time as format_time
@@ -62,6 +65,8 @@ class RunLog:
     """Lines to the console and to ``log.txt``; per-tick stats to ``stats.jsonl`` and TensorBoard.
 
     ``echo`` is the function that prints to the console (``tqdm.write`` while a bar is shown).
+    A full disk while writing them ends the run with one line (:class:`StyleGANError`): the
+    snapshots written so far are untouched.
     """
 
     def __init__(self, run_dir: Path, echo=None, tensorboard: bool = True):
@@ -80,18 +85,21 @@ class RunLog:
             except Exception as err:  # tensorboard missing or broken: a warning, not a failure
                 self.line(f"warning: skipping TensorBoard events ({type(err).__name__}: {err})")
 
-    def line(self, text: str = "") -> None:
-        """Print one line and append it to ``log.txt``."""
-        self.echo(text)
-        sys.stdout.flush()  # show progress promptly when the output goes to a file
-        self._log.write(text + "\n")
-        self._log.flush()
+    def line(self, text: str = "", echo: bool = True) -> None:
+        """Print one line (unless not ``echo``) and append it to ``log.txt``."""
+        if echo:
+            self.echo(text)
+            sys.stdout.flush()  # show progress promptly when the output goes to a file
+        with _disk_full_as_error(self.run_dir / "log.txt"):
+            self._log.write(text + "\n")
+            self._log.flush()
 
     def tick(self, stats: dict[str, dict[str, float]], kimg: float, start_time: float) -> None:
         """Append one tick's statistics to ``stats.jsonl`` and the TensorBoard events."""
         timestamp = time.time()
-        self._jsonl.write(json.dumps(dict(stats, timestamp=timestamp)) + "\n")
-        self._jsonl.flush()
+        with _disk_full_as_error(self.run_dir / "stats.jsonl"):
+            self._jsonl.write(json.dumps(dict(stats, timestamp=timestamp)) + "\n")
+            self._jsonl.flush()
         if self._tb is not None:
             step = int(kimg)
             for name, value in stats.items():
@@ -101,11 +109,23 @@ class RunLog:
             self._tb.flush()
 
     def close(self) -> None:
-        """Close every file."""
-        if self._tb is not None:
-            self._tb.close()
-        self._log.close()
-        self._jsonl.close()
+        """Close every file; a failing flush (the full disk already reported) is not raised
+        again, so it cannot hide the error that ended the run."""
+        files = [self._tb, self._log, self._jsonl]
+        for file in files:
+            if file is not None:
+                with contextlib.suppress(OSError):
+                    file.close()
+
+
+@contextlib.contextmanager
+def _disk_full_as_error(path: Path):
+    """A full disk (or quota) while writing ``path`` as one line; other errors unchanged."""
+    try:
+        yield
+    except OSError as err:
+        raise_if_disk_full(err, path)
+        raise
 
 
 def cpu_memory_gb() -> float:
