@@ -149,8 +149,8 @@ def test_outdir_is_checked_before_the_network_is_loaded(tmp_path):
     missing = tmp_path / "missing-network"
     for outdir in (a_file, a_file / "below"):
         result = invoke("generate", "--network", missing, "--seeds", "0", "--outdir", outdir)
-        assert result.exit_code == 2, result.output
-        assert "--outdir" in result.output and "not found" not in result.output
+        assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith("error: --outdir") and "not found" not in result.output
     assert a_file.read_bytes() == b"x"
 
 
@@ -162,4 +162,4 @@ def test_read_only_outdir_is_refused(tmp_path, monkeypatch):
         paths.os, "access", lambda p, mode, **k: not mode & os.W_OK and real_access(p, mode)
     )
     result = invoke("generate", "--network", tmp_path / "x", "--seeds", "0", "--outdir", tmp_path)
-    assert result.exit_code == 2 and "not writable" in result.output, result.output
+    assert result.exit_code == 1 and "not writable" in result.output, result.output

@@ -163,23 +163,19 @@ batch = _shared(
 
 
 def _writable_outdir(ctx: click.Context, param: click.Parameter, value: str | None):
-    """Check the output folder while parsing, before anything is loaded or rendered."""
-    from stylegan.errors import StyleGANError
+    """Check the output folder while parsing, before anything is loaded or rendered (a
+    StyleGANError: one ``error:`` line, exit status 1, like every other user mistake)."""
     from stylegan.io.paths import check_writable_dir
 
-    if value is None:
-        return value
-    try:
+    if value is not None:
         check_writable_dir(value, what="--outdir")
-    except StyleGANError as err:
-        raise click.BadParameter(str(err), ctx=ctx, param=param) from None
     return value
 
 
 outdir = _shared(
     "--outdir",
     required=True,
-    type=click.Path(file_okay=False),
+    type=click.Path(),  # a file, or a folder that cannot be made, is refused by the callback
     callback=_writable_outdir,
     help="Output folder.",
 )
