@@ -77,6 +77,7 @@ def test_free_space_is_measured_where_the_folders_will_be(tmp_path):
     assert free_bytes(tmp_path) > 0
     assert free_bytes(tmp_path / "missing") is None
     assert format_bytes(1536 * 2**20) == "1,536.0 MiB"
+    assert format_bytes(12_800) == "12.5 KiB"  # small files read as what they are, not 0.0 MiB
     assert format_free(None) == "free space unknown"
     assert format_free(2**20) == "1.0 MiB free"
 

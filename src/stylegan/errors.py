@@ -69,7 +69,10 @@ def free_bytes(folder: str | os.PathLike) -> int | None:
 
 
 def format_bytes(num_bytes: float) -> str:
-    """A size as people read it in a message: ``1,234.5 MiB``."""
+    """A size as people read it in a message: ``1,234.5 MiB``, or ``12.5 KiB`` below a MiB
+    (a PNG or a small snapshot would otherwise read "0.0 MiB")."""
+    if num_bytes < 2**20:
+        return f"{num_bytes / 2**10:,.1f} KiB"
     return f"{num_bytes / 2**20:,.1f} MiB"
 
 

@@ -15,7 +15,7 @@ from safetensors import SafetensorError
 
 import stylegan
 from stylegan import files
-from stylegan.errors import StyleGANError
+from stylegan.errors import StyleGANError, format_bytes
 from stylegan.io import atomic
 from stylegan.io import checkpoint as ckpt
 from stylegan.networks.stylegan2 import Discriminator, Generator
@@ -277,7 +277,7 @@ def test_disk_full_midway_keeps_the_previous_snapshot(tmp_path, nets, monkeypatc
     message = str(caught.value)
     needed = _needed_bytes(nets, state)
     assert "\n" not in message and str(snap) in message
-    assert f"needs about {needed / 2**20:,.1f} MiB" in message and "free" in message
+    assert f"needs about {format_bytes(needed)}" in message and "free" in message
     assert tree_digest(tmp_path) == before  # previous snapshot intact, no temporary left
 
 
@@ -285,7 +285,7 @@ def test_too_little_free_space_is_refused_before_writing(tmp_path, nets, monkeyp
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9, 1000))
     monkeypatch.setattr(ckpt, "save_file", lambda *a, **k: pytest.fail("wrote despite no space"))
-    with pytest.raises(StyleGANError, match=r"not enough disk space .*0\.0 MiB free"):
+    with pytest.raises(StyleGANError, match=r"not enough disk space .*1\.0 KiB free"):
         stylegan.save(tmp_path / "net", G=nets["G"])
     assert list(tmp_path.iterdir()) == []
 

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from stylegan.errors import StyleGANError
+from stylegan.io import paths
 from stylegan.io.paths import check_new_destination, check_writable_dir
 
 
@@ -64,3 +65,19 @@ def test_existing_destination_needs_overwrite_and_a_replaceable_kind(tmp_path):
     link.symlink_to(target)
     with pytest.raises(StyleGANError, match="refusing to replace"):
         check_new_destination(link, True, replaceable=lambda p: True)
+
+
+def test_read_only_file_system_is_named_as_such(tmp_path, monkeypatch):
+    real = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, result):
+            self._result = result
+            self.f_flag = result.f_flag | os.ST_RDONLY
+
+        def __getattr__(self, name):
+            return getattr(self._result, name)
+
+    monkeypatch.setattr(paths.os, "statvfs", lambda p: ReadOnly(real(p)))
+    with pytest.raises(StyleGANError, match="on a read-only file system; choose another"):
+        paths.check_writable_dir(tmp_path / "out", what="--outdir")

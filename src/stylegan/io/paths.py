@@ -27,12 +27,25 @@ def check_writable_dir(path: str | Path, what: str = "output folder") -> Path:
             f"{what} {path} cannot be created: {existing} is a file, not a folder; "
             "give another location"
         )
+    if _read_only_file_system(existing):
+        raise StyleGANError(
+            f"{what} {path} cannot be written: {existing} is on a read-only file system; "
+            "choose another location"
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise StyleGANError(
             f"{what} {path} is not writable: this user cannot write in {existing}; "
             "choose another location or change its permissions"
         )
     return path
+
+
+def _read_only_file_system(folder: Path) -> bool:
+    """Whether ``folder`` lies on a file system mounted read-only (no permission change helps)."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
 
 
 def check_new_destination(
