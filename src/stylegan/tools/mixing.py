@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.images import check_figure_size, save_image
+from stylegan.images import save_image
 from stylegan.latents import parse_int_ranges, parse_seeds
-from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
+from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
 
 STYLE_RANGES = ("coarse", "middle", "fine")
 
@@ -90,11 +90,9 @@ def style_mixing_images(
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row images ``[R, H, W, ch]``, column images ``[C, H, W, ch]``, cells ``[R, C, H, W, ch]``."""
-    check_noise_mode(noise_mode)
     row_seeds, col_seeds = parse_seeds(row_seeds), parse_seeds(col_seeds)
-    G, device = prepare_generator(G, device)
-    res = G.img_resolution
-    check_figure_size(len(row_seeds) + 1, len(col_seeds) + 1, res, res, "style-mixing figure")
+    figure = (len(row_seeds) + 1, len(col_seeds) + 1, "style-mixing figure")
+    G, device, batch_size = prepare_rendering(G, device, noise_mode, batch_size, figure)
     styles = parse_styles(styles, G.num_ws)
     kwargs = dict(
         truncation_psi=truncation_psi,

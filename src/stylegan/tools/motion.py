@@ -30,13 +30,7 @@ from stylegan.errors import StyleGANError
 from stylegan.images import make_grid
 from stylegan.latents import parse_seeds
 from stylegan.networks.transform import InputTransform, transform_kind, user_transform_matrix
-from stylegan.tools.generate import (
-    check_batch_size,
-    check_noise_mode,
-    prepare_generator,
-    seeds_to_ws,
-    synthesize,
-)
+from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
 
 MOTIONS = ("pan", "circle", "rotate")
 
@@ -143,8 +137,6 @@ def motion_frames(
     default all in one row) moving along :func:`motion_path`; with ``compare``, that network's
     grid (same seeds, same motion) is placed to the right, doubling the width.
     """
-    check_noise_mode(noise_mode)
-    batch_size = check_batch_size(batch_size)
     seed_list = parse_seeds(seeds)
     if not seed_list:
         raise StyleGANError("no seeds given")
@@ -152,7 +144,7 @@ def motion_frames(
     prepared = []
     for net in nets:
         transform_kind(net)  # fail early for networks that cannot move
-        net, dev = prepare_generator(net, device)
+        net, dev, batch_size = prepare_rendering(net, device, noise_mode, batch_size)
         ws = seeds_to_ws(net, seed_list, truncation_psi, truncation_cutoff, class_idx, device=dev)
         prepared.append((net, ws))
     shapes = {(n.img_resolution, n.img_channels) for n, _ in prepared}

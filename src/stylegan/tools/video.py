@@ -22,13 +22,7 @@ from tqdm import tqdm
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-from stylegan.tools.generate import (
-    check_batch_size,
-    check_noise_mode,
-    latents_to_ws,
-    prepare_generator,
-    synthesize,
-)
+from stylegan.tools.generate import latents_to_ws, prepare_rendering, synthesize
 from stylegan.tools.interpolate import check_kind, interpolate_keyframes
 
 LATENT_SPACES = ("z", "w")
@@ -96,8 +90,6 @@ def interpolation_frames(
     """
     # Validate everything before the first frame, so errors surface when the generator is made.
     check_kind(kind)
-    check_noise_mode(noise_mode)
-    batch_size = check_batch_size(batch_size)
     if space not in LATENT_SPACES:
         raise StyleGANError(f"unknown latent space {space!r}; choose z or w")
     if kind == "slerp" and space != "z":
@@ -106,7 +98,7 @@ def interpolation_frames(
         raise StyleGANError(f"frames per keyframe must be at least 1, got {frames_per_key}")
     cells = keyframe_seeds(seeds, grid, num_keyframes)
     cols, _ = parse_grid(grid)
-    G, device = prepare_generator(G, device)
+    G, device, batch_size = prepare_rendering(G, device, noise_mode, batch_size)
     num_keys = len(cells[0])
     c = class_labels(class_idx, G.c_dim, num_keys, device=device)
     cutoff = truncation_cutoff
