@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -31,6 +30,7 @@ from stylegan.images import make_grid
 from stylegan.latents import parse_seeds
 from stylegan.networks.transform import InputTransform, transform_kind, user_transform_matrix
 from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
+from stylegan.tools.video import video_writer
 
 MOTIONS = ("pan", "circle", "rotate")
 
@@ -171,19 +171,7 @@ def _render(prepared, path, noise_mode, batch_size, cols, progress) -> Iterator[
         bar.close()
 
 
-def write_motion_video(
-    G: nn.Module,
-    path: str | Path,
-    seeds: Sequence[int] | str,
-    fps: float = 30,
-    format: str | None = None,
-    **frame_kwargs,
-) -> Path:
-    """:func:`motion_frames` straight into :func:`stylegan.tools.video.write_video` (MP4, or
-    GIF by suffix or without ffmpeg); returns the path written."""
-    from stylegan.tools.video import write_video
-
-    return write_video(motion_frames(G, seeds, **frame_kwargs), path, fps, format)
+write_motion_video = video_writer(motion_frames, "write_motion_video")
 
 
 @torch.no_grad()

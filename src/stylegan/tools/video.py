@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -232,13 +232,28 @@ def _even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, pad, mode="edge") if h % 2 or w % 2 else frame
 
 
-def save_interpolation_video(
-    G: nn.Module,
-    path: str | Path,
-    seeds: Sequence[int] | str,
-    fps: float = 30,
-    format: str | None = None,
-    **frame_kwargs,
-) -> Path:
-    """:func:`interpolation_frames` straight into :func:`write_video`; returns the path written."""
-    return write_video(interpolation_frames(G, seeds, **frame_kwargs), path, fps, format)
+def video_writer(
+    make_frames: Callable[..., Iterable[np.ndarray]], name: str
+) -> Callable[..., Path]:
+    """``save(G, path, seeds, fps=30, format=None, **frame_kwargs)``: ``make_frames(G, seeds,
+    **frame_kwargs)`` straight into :func:`write_video` (MP4, or GIF by suffix or without
+    ffmpeg); it returns the path written. One writer for every kind of frames."""
+
+    def save(
+        G: nn.Module,
+        path: str | Path,
+        seeds: Sequence[int] | str,
+        fps: float = 30,
+        format: str | None = None,
+        **frame_kwargs,
+    ) -> Path:
+        return write_video(make_frames(G, seeds, **frame_kwargs), path, fps, format)
+
+    save.__name__ = save.__qualname__ = name
+    save.__doc__ = (
+        f":func:`{make_frames.__name__}` straight into :func:`write_video`; returns the path."
+    )
+    return save
+
+
+save_interpolation_video = video_writer(interpolation_frames, "save_interpolation_video")
