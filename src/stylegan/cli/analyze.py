@@ -22,12 +22,8 @@ from stylegan.errors import StyleGANError
 @click.option("--num", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="First seed; real subset.")
 @options.truncation_psi(default=1.0, show_default=True, help="Truncation psi of the generator.")
-@click.option(
-    "--interp",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Frequency-domain interpolation (zero-padding) factor.",
+@options.counted(
+    "--interp", default=4, help="Frequency-domain interpolation (zero-padding) factor."
 )
 @options.batch(default=16)
 @options.device()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from stylegan.cli import options
+
 
 @click.command("dataset")
 @click.option(
@@ -21,16 +23,16 @@ import click
     metavar="N|WxH",
     help="Output size, a power of two (e.g. 256); WxH only with center-crop-wide.",
 )
-@click.option(
+@options.choice(
     "--transform",
-    type=click.Choice(["center-crop", "center-crop-wide", "pad"]),
+    choices=("center-crop", "center-crop-wide", "pad"),
+    default=None,
     help="How to make non-square images square.",
 )
-@click.option(
+@options.choice(
     "--resize-filter",
-    type=click.Choice(["box", "lanczos"]),
+    choices=("box", "lanczos"),
     default="lanczos",
-    show_default=True,
     help="Resampling filter (box matches the papers' FFHQ-256).",
 )
 @click.option(
@@ -38,17 +40,15 @@ import click
     metavar="CSV|folders",
     help="Class labels: a CSV of file,label rows or 'folders' (sub-folder = class).",
 )
-@click.option(
+@options.shown(
     "--background",
     default="#ffffff",
-    show_default=True,
     help="Colour behind transparency and for --transform pad.",
 )
-@click.option(
+@options.shown(
     "--png-compression",
     type=click.IntRange(0, 9),
     default=0,
-    show_default=True,
     help="PNG zlib level (0 decodes fastest, 9 is smallest).",
 )
 @click.option("--overwrite", is_flag=True, help="Replace an existing destination.")

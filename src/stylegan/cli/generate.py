@@ -11,7 +11,7 @@ from stylegan.cli.options import (
     FiniteFloat,
     FiniteNumbers,
     generator_options,
-    load_with_truncation,
+    load_for_rendering,
 )
 
 
@@ -33,38 +33,16 @@ def _psis(spec: str) -> list[float]:
 @options.noise_mode()
 @options.outdir()
 @click.option("--grid", is_flag=True, help="Also write all images tiled as grid.png.")
-@click.option(
+@options.shown(
     "--translate",
     type=FiniteNumbers(_vec2, "X,Y"),
     default="0,0",
-    show_default=True,
     help="Move the image by X,Y image widths (StyleGAN3 input transform, as gen_images.py; "
     "StyleGAN2: its constant input resampled).",
 )
-@click.option(
-    "--rotate",
-    type=FiniteFloat(),
-    default=0.0,
-    show_default=True,
-    metavar="DEG",
-    help="Rotate by DEG.",
-)
+@options.shown("--rotate", type=FiniteFloat(), default=0.0, metavar="DEG", help="Rotate by DEG.")
 @options.yes()
-def generate_command(
-    network,
-    truncation_psi,
-    truncation_cutoff,
-    class_idx,
-    batch_size,
-    device,
-    seeds,
-    noise_mode,
-    outdir,
-    grid,
-    translate,
-    rotate,
-    yes,
-):
+def generate_command(seeds, noise_mode, outdir, grid, translate, rotate, yes, **generator):
     """Generate one image per seed (seed0000.png, ...), with the official seed protocol.
 
     Images are written batch by batch, so any number of seeds runs in flat memory and an
@@ -78,23 +56,11 @@ def generate_command(
 
     seed_list = parse_seeds(seeds)
     options.confirm_large_count(len(seed_list), f"images into {outdir}", yes)
-    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
-        network, device, truncation_psi, truncation_cutoff
-    )
+    G, render = load_for_rendering(**generator)
     moved = tuple(translate) != (0.0, 0.0) or rotate != 0
     with set_user_transform(G, translate, rotate) if moved else contextlib.nullcontext():
         written, grid_path = write_images(
-            G,
-            seed_list,
-            outdir,
-            truncation_psi=truncation_psi,
-            truncation_cutoff=truncation_cutoff,
-            class_idx=class_idx,
-            noise_mode=noise_mode,
-            batch_size=batch_size,
-            device=resolved,
-            grid=grid,
-            progress=True,
+            G, seed_list, outdir, noise_mode=noise_mode, grid=grid, **render
         )
     click.echo(f"wrote {written} images to {outdir}")
     if grid_path is not None:
@@ -107,50 +73,24 @@ def generate_command(
     "--rows", "row_seeds", required=True, help="Seeds of the rows (they give the base w)."
 )
 @click.option("--cols", "col_seeds", required=True, help="Seeds of the columns (styles copied in).")
-@click.option(
+@options.shown(
     "--styles",
     default="coarse",
-    show_default=True,
     help="Layers taken from the column seed: coarse, middle, fine, or e.g. 0-6.",
 )
 @options.noise_mode()
 @options.outdir()
 @click.option("--cells", "save_cells", is_flag=True, help="Also write every image as ROW-COL.png.")
-def mix_command(
-    network,
-    truncation_psi,
-    truncation_cutoff,
-    class_idx,
-    batch_size,
-    device,
-    row_seeds,
-    col_seeds,
-    styles,
-    noise_mode,
-    outdir,
-    save_cells,
-):
+def mix_command(row_seeds, col_seeds, styles, noise_mode, outdir, save_cells, **generator):
     """Style-mixing figure (mixing.png): row seeds mixed with column seeds' styles."""
     from stylegan.latents import parse_seeds
     from stylegan.tools.mixing import parse_styles, save_mixing, style_mixing_images
 
     row_list, col_list = parse_seeds(row_seeds), parse_seeds(col_seeds)
-    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
-        network, device, truncation_psi, truncation_cutoff
-    )
+    G, render = load_for_rendering(**generator)
     layers = parse_styles(styles, G.num_ws)
     rows, cols, cells = style_mixing_images(
-        G,
-        row_list,
-        col_list,
-        layers,
-        truncation_psi=truncation_psi,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        noise_mode=noise_mode,
-        batch_size=batch_size,
-        device=resolved,
-        progress=True,
+        G, row_list, col_list, layers, noise_mode=noise_mode, **render
     )
     paths = save_mixing(rows, cols, cells, row_list, col_list, outdir, save_cells=save_cells)
     click.echo(f"style layers {','.join(map(str, layers))} of {G.num_ws} taken from the columns")
@@ -160,64 +100,31 @@ def mix_command(
 @click.command("noise")
 @generator_options
 @options.seeds(help="One figure row per seed, e.g. 0-3.")
-@click.option(
-    "--samples",
-    "num_samples",
-    type=click.IntRange(min=1),
-    default=4,
-    show_default=True,
-    help="Noise draws shown per seed.",
-)
-@click.option(
+@options.counted("--samples", "num_samples", default=4, help="Noise draws shown per seed.")
+@options.counted(
     "--std-samples",
     "num_std",
-    type=click.IntRange(min=2),
+    minimum=2,
     default=100,
-    show_default=True,
     help="Noise draws behind the standard-deviation image.",
 )
-@click.option(
+@options.shown(
     "--noise-seed",
     type=int,
     default=0,
-    show_default=True,
     help="Seed of the noise draws (the figure is reproducible).",
 )
 @options.outdir()
-def noise_command(
-    network,
-    truncation_psi,
-    truncation_cutoff,
-    class_idx,
-    batch_size,
-    device,
-    seeds,
-    num_samples,
-    num_std,
-    noise_seed,
-    outdir,
-):
+def noise_command(seeds, num_samples, num_std, noise_seed, outdir, **generator):
     """Stochastic-variation figure (noise.png): fixed w, redrawn noise, per-pixel std."""
     from stylegan.images import save_image
     from stylegan.latents import parse_seeds
     from stylegan.tools.noise import noise_variation_figure
 
     seed_list = parse_seeds(seeds)
-    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
-        network, device, truncation_psi, truncation_cutoff
-    )
+    G, render = load_for_rendering(**generator)
     figure = noise_variation_figure(
-        G,
-        seed_list,
-        num_samples=num_samples,
-        num_std=num_std,
-        truncation_psi=truncation_psi,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        seed=noise_seed,
-        batch_size=batch_size,
-        device=resolved,
-        progress=True,
+        G, seed_list, num_samples=num_samples, num_std=num_std, seed=noise_seed, **render
     )
     click.echo(f"wrote {save_image(figure, Path(outdir) / 'noise.png')}")
 
@@ -225,12 +132,11 @@ def noise_command(
 @click.command("truncation")
 @options.network()
 @options.seeds(required=False, default="0-3", show_default=True, help="One row per seed, e.g. 0-3.")
-@click.option(
+@options.shown(
     "--psi",
     "psis",
     type=FiniteNumbers(_psis, "LIST|START:STOP:COUNT"),
     default="-1:1:9",
-    show_default=True,
     help="Columns: START:STOP:COUNT (evenly spaced) or a list such as 1,0.7,0.5,0,-0.5,-1.",
 )
 @options.truncation_cutoff(
@@ -255,20 +161,9 @@ def truncation_command(
     from stylegan.tools.truncation import save_truncation, truncation_images
 
     # psi varies over the columns; only the cutoff falls back to the network's own.
-    G, resolved, _, truncation_cutoff = load_with_truncation(
-        network, device, None, truncation_cutoff
-    )
-    images = truncation_images(
-        G,
-        seeds,
-        psis,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        noise_mode=noise_mode,
-        batch_size=batch_size,
-        device=resolved,
-        progress=True,
-    )
+    G, render = load_for_rendering(network, device, None, truncation_cutoff, class_idx, batch_size)
+    del render["truncation_psi"]
+    images = truncation_images(G, seeds, psis, noise_mode=noise_mode, **render)
     paths = save_truncation(images, seeds, psis, outdir, save_cells=save_cells)
     click.echo(f"wrote {paths[0]}" + (f" and {len(paths) - 1} images" if save_cells else ""))
 

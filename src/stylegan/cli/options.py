@@ -98,6 +98,33 @@ def bool_value(*decls: str, help: str) -> Callable:
     return click.option(*decls, help=help, **BOOL_VALUE)
 
 
+def shown(*decls: str, default: Any, help: str, **settings: Any) -> Callable:
+    """An option whose default the help shows (``type=``, ``metavar=`` ... pass through)."""
+    return click.option(*decls, default=default, show_default=True, help=help, **settings)
+
+
+def counted(*decls: str, default: int | None, help: str, minimum: int = 1) -> Callable:
+    """A whole number of at least ``minimum`` (frames, samples, draws); a default is shown."""
+    return click.option(
+        *decls,
+        type=click.IntRange(min=minimum),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
+def choice(*decls: str, choices: Sequence[str], default: str | None, help: str) -> Callable:
+    """One of fixed ``choices``; a default is shown."""
+    return click.option(
+        *decls,
+        type=click.Choice(list(choices)),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
+
+
 # ---- shared options -----------------------------------------------------------------------------
 
 
@@ -205,13 +232,30 @@ def load_generator(path: str, device_name: str):
     return stylegan.load(path, device=resolved), resolved
 
 
-def load_with_truncation(path: str, device_name: str, psi: float | None, cutoff: int | None):
-    """``(G, device, psi, cutoff)``: the generator and the truncation to render it with: what
-    the user gave, else the network's own (:func:`stylegan.tools.generate.resolve_truncation`)."""
+def load_for_rendering(
+    network: str,
+    device: str,
+    truncation_psi: float | None,
+    truncation_cutoff: int | None,
+    class_idx: int | None,
+    batch_size: int,
+) -> tuple[Any, dict[str, Any]]:
+    """``(G, render)``: the generator of :func:`generator_options`' values and the keywords every
+    rendering tool takes (truncation, class, batch, device, progress). The truncation is what the
+    user gave, else the network's own (:func:`stylegan.tools.generate.resolve_truncation`)."""
     from stylegan.tools.generate import resolve_truncation
 
-    G, resolved = load_generator(path, device_name)
-    return (G, resolved, *resolve_truncation(G, psi, cutoff))
+    G, resolved = load_generator(network, device)
+    psi, cutoff = resolve_truncation(G, truncation_psi, truncation_cutoff)
+    render = dict(
+        truncation_psi=psi,
+        truncation_cutoff=cutoff,
+        class_idx=class_idx,
+        batch_size=batch_size,
+        device=resolved,
+        progress=True,
+    )
+    return G, render
 
 
 LARGE_IMAGE_COUNT = 10_000  # above this, a command asks before it starts writing

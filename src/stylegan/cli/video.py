@@ -8,8 +8,8 @@ from stylegan.cli import options
 from stylegan.cli.options import (
     FiniteFloat,
     generator_options,
+    load_for_rendering,
     load_generator,
-    load_with_truncation,
 )
 
 
@@ -17,38 +17,24 @@ from stylegan.cli.options import (
 @generator_options
 @options.seeds(help="Keyframe seeds, consecutive per grid cell, e.g. 0-7.")
 @click.option("--grid", default="1x1", show_default=True, help="Cells as COLSxROWS, e.g. 2x2.")
-@click.option(
+@options.counted(
     "--num-keyframes",
-    type=click.IntRange(min=1),
     default=None,
     help="Keyframes per cell (seeds are reused); default: seeds / cells.",
 )
-@click.option(
-    "--frames-per-key",
-    type=click.IntRange(min=1),
-    default=60,
-    show_default=True,
-    help="Frames from one keyframe to the next.",
-)
-@click.option(
+@options.counted("--frames-per-key", default=60, help="Frames from one keyframe to the next.")
+@options.choice(
     "--kind",
-    type=click.Choice(["linear", "slerp", "cubic"]),
+    choices=("linear", "slerp", "cubic"),
     default="cubic",
-    show_default=True,
     help="Interpolation; slerp needs --space z.",
 )
-@click.option(
-    "--space",
-    type=click.Choice(["z", "w"]),
-    default="w",
-    show_default=True,
-    help="Latent space to interpolate in.",
-)
+@options.choice("--space", choices=("z", "w"), default="w", help="Latent space to interpolate in.")
 @click.option("--fps", type=FiniteFloat(min=0, min_open=True), default=30, show_default=True)
-@click.option(
+@options.choice(
     "--format",
     "video_format",
-    type=click.Choice(["mp4", "gif"]),
+    choices=("mp4", "gif"),
     default=None,
     help="Default: from the --output suffix; mp4 falls back to gif without ffmpeg.",
 )
@@ -60,32 +46,18 @@ from stylegan.cli.options import (
     help="Instead of interpolating latents, move the input of each seed's fixed latent: "
     "pan, circle, rotate, or a combination such as circle+rotate (StyleGAN3 motion videos).",
 )
-@click.option(
-    "--frames",
-    "num_frames",
-    type=click.IntRange(min=1),
-    default=120,
-    show_default=True,
-    help="--motion: frames in the video.",
-)
-@click.option(
-    "--speed",
-    type=FiniteFloat(),
-    default=1.0,
-    show_default=True,
-    help="--motion pan: pixels per frame.",
-)
+@options.counted("--frames", "num_frames", default=120, help="--motion: frames in the video.")
+@options.shown("--speed", type=FiniteFloat(), default=1.0, help="--motion pan: pixels per frame.")
 @click.option(
     "--radius",
     type=FiniteFloat(),
     default=None,
     help="--motion circle: pixels (default: size / 8).",
 )
-@click.option(
+@options.shown(
     "--degrees",
     type=FiniteFloat(),
     default=360.0,
-    show_default=True,
     help="--motion rotate: degrees over the whole video.",
 )
 @click.option(
@@ -97,12 +69,6 @@ from stylegan.cli.options import (
     "(e.g. StyleGAN2 beside StyleGAN3 to show texture sticking).",
 )
 def video_command(
-    network,
-    truncation_psi,
-    truncation_cutoff,
-    class_idx,
-    batch_size,
-    device,
     seeds,
     grid,
     num_keyframes,
@@ -118,6 +84,7 @@ def video_command(
     radius,
     degrees,
     compare_network,
+    **generator,
 ):
     """Looping latent interpolation video (noise held fixed), or with --motion a motion video
     of fixed latents, as an MP4 or GIF."""
@@ -132,19 +99,9 @@ def video_command(
     else:
         cells = keyframe_seeds(seeds, grid, num_keyframes)
         num_frames = len(cells[0]) * frames_per_key
-    G, resolved, truncation_psi, truncation_cutoff = load_with_truncation(
-        network, device, truncation_psi, truncation_cutoff
-    )
-    common = dict(
-        truncation_psi=truncation_psi,
-        truncation_cutoff=truncation_cutoff,
-        class_idx=class_idx,
-        batch_size=batch_size,
-        device=resolved,
-        progress=True,
-    )
+    G, render = load_for_rendering(**generator)
     if motion is not None:
-        other = load_generator(compare_network, device)[0] if compare_network else None
+        other = load_generator(compare_network, generator["device"])[0] if compare_network else None
         frames = motion_frames(
             G,
             seeds,
@@ -155,7 +112,7 @@ def video_command(
             radius=radius,
             degrees=degrees,
             grid_cols=None if grid == "1x1" else cols,
-            **common,
+            **render,
         )
     else:
         frames = interpolation_frames(
@@ -166,7 +123,7 @@ def video_command(
             kind=kind,
             space=space,
             num_keyframes=num_keyframes,
-            **common,
+            **render,
         )
     path = write_video(frames, output, fps=fps, format=video_format)
     click.echo(f"wrote {path} ({num_frames} frames, {num_frames / fps:.1f} s)")

@@ -1,6 +1,6 @@
 """Images from seeds with the official protocol, so a seed gives the image the paper's code gives.
 
-The helpers here (``prepare_generator``, ``seeds_to_ws``, ``synthesize``) are shared by the other
+The helpers here (``prepare_rendering``, ``seeds_to_ws``, ``synthesize``) are shared by the other
 tools: every tool maps seeds to ``ws`` once and then renders ``ws`` in batches.
 """
 
@@ -54,6 +54,24 @@ def check_batch_size(batch_size: int) -> int:
     if int(batch_size) < 1:
         raise StyleGANError(f"batch size must be at least 1, got {batch_size}")
     return int(batch_size)
+
+
+def prepare_rendering(
+    G: nn.Module,
+    device=None,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+    figure: tuple[int, int, str] | None = None,
+) -> tuple[nn.Module, torch.device, int]:
+    """``(G, device, batch_size)`` for a tool about to render: the settings are checked before any
+    work, and with ``figure=(rows, cols, what)`` that a figure of that many images fits."""
+    check_noise_mode(noise_mode)
+    batch_size = check_batch_size(batch_size)
+    G, device = prepare_generator(G, device)
+    if figure is not None:
+        rows, cols, what = figure
+        check_figure_size(rows, cols, G.img_resolution, G.img_resolution, what)
+    return G, device, batch_size
 
 
 @torch.no_grad()
@@ -143,9 +161,7 @@ def generate_images(
     and refused for unconditional ones; ``device`` defaults to where ``G`` lives. The same path
     as ``G.generate`` (:func:`stylegan.networks.layers.seeds_to_images`), bit for bit.
     """
-    check_noise_mode(noise_mode)
-    check_batch_size(batch_size)
-    G, _ = prepare_generator(G, device)
+    G, _, batch_size = prepare_rendering(G, device, noise_mode, batch_size)
     images = seeds_to_images(
         G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, progress
     )
@@ -187,14 +203,12 @@ def write_images(
     """Render and write ``seed0000.png``-style files batch by batch: memory stays flat for any
     number of seeds and an interruption keeps every image written so far. Returns the number
     written and the path of ``grid.png`` (only if ``grid``; its size is checked first)."""
-    check_noise_mode(noise_mode)
-    check_batch_size(batch_size)
     seeds = parse_seeds(seeds)
-    G, _ = prepare_generator(G, device)
+    figure = None
     if grid:
         cols = math.ceil(math.sqrt(len(seeds)))  # as make_grid lays them out
-        rows = math.ceil(len(seeds) / cols)
-        check_figure_size(rows, cols, G.img_resolution, G.img_resolution, "--grid")
+        figure = (math.ceil(len(seeds) / cols), cols, "--grid")
+    G, _, batch_size = prepare_rendering(G, device, noise_mode, batch_size, figure)
     outdir = Path(outdir)
     kept, written = [], 0
     batches = iter_seed_images(

@@ -7,17 +7,19 @@ coarse layers from the column seed brings its pose and shape; the fine layers, i
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.images import check_figure_size, save_image
+from stylegan.images import save_image
 from stylegan.latents import parse_int_ranges, parse_seeds
-from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
+from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
 
 STYLE_RANGES = ("coarse", "middle", "fine")
 
@@ -90,11 +92,9 @@ def style_mixing_images(
     progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row images ``[R, H, W, ch]``, column images ``[C, H, W, ch]``, cells ``[R, C, H, W, ch]``."""
-    check_noise_mode(noise_mode)
     row_seeds, col_seeds = parse_seeds(row_seeds), parse_seeds(col_seeds)
-    G, device = prepare_generator(G, device)
-    res = G.img_resolution
-    check_figure_size(len(row_seeds) + 1, len(col_seeds) + 1, res, res, "style-mixing figure")
+    figure = (len(row_seeds) + 1, len(col_seeds) + 1, "style-mixing figure")
+    G, device, batch_size = prepare_rendering(G, device, noise_mode, batch_size, figure)
     styles = parse_styles(styles, G.num_ws)
     kwargs = dict(
         truncation_psi=truncation_psi,
@@ -124,38 +124,19 @@ def layout_mixing_figure(row_images, col_images, cells) -> np.ndarray:
     return figure
 
 
-def style_mixing_grid(
-    G: nn.Module,
-    row_seeds: Sequence[int] | str,
-    col_seeds: Sequence[int] | str,
-    styles: str | Sequence[int] = "coarse",
-    truncation_psi: float = 1.0,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    noise_mode: str = "const",
-    batch_size: int = 8,
-    device=None,
-    progress: bool = False,
-) -> np.ndarray:
-    """The style-mixing figure as one uint8 image ``[(R+1) H, (C+1) W, C]``.
+def style_mixing_grid(*args: Any, **kwargs: Any) -> np.ndarray:
+    """The style-mixing figure as one uint8 image ``[(R+1) H, (C+1) W, C]``; it takes the
+    arguments of :func:`style_mixing_images` (its signature, which ``help()`` shows here too).
 
     ``styles``: ``coarse``, ``middle``, ``fine`` (see :func:`named_style_range`), ``"0-6"`` or a
     list of layer indices taken from the column seed.
     """
-    rows, cols, cells = style_mixing_images(
-        G,
-        row_seeds,
-        col_seeds,
-        styles,
-        truncation_psi,
-        truncation_cutoff,
-        class_idx,
-        noise_mode,
-        batch_size,
-        device,
-        progress,
-    )
-    return layout_mixing_figure(rows, cols, cells)
+    return layout_mixing_figure(*style_mixing_images(*args, **kwargs))
+
+
+# One signature for both, so the two cannot drift apart; introspection still sees every keyword.
+_signature = inspect.signature(style_mixing_images).replace(return_annotation=np.ndarray)
+style_mixing_grid.__signature__ = _signature  # type: ignore[attr-defined]
 
 
 def save_mixing(

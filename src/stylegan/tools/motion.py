@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,13 +29,8 @@ from stylegan.errors import StyleGANError
 from stylegan.images import make_grid
 from stylegan.latents import parse_seeds
 from stylegan.networks.transform import InputTransform, transform_kind, user_transform_matrix
-from stylegan.tools.generate import (
-    check_batch_size,
-    check_noise_mode,
-    prepare_generator,
-    seeds_to_ws,
-    synthesize,
-)
+from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
+from stylegan.tools.video import video_writer
 
 MOTIONS = ("pan", "circle", "rotate")
 
@@ -143,8 +137,6 @@ def motion_frames(
     default all in one row) moving along :func:`motion_path`; with ``compare``, that network's
     grid (same seeds, same motion) is placed to the right, doubling the width.
     """
-    check_noise_mode(noise_mode)
-    batch_size = check_batch_size(batch_size)
     seed_list = parse_seeds(seeds)
     if not seed_list:
         raise StyleGANError("no seeds given")
@@ -152,7 +144,7 @@ def motion_frames(
     prepared = []
     for net in nets:
         transform_kind(net)  # fail early for networks that cannot move
-        net, dev = prepare_generator(net, device)
+        net, dev, batch_size = prepare_rendering(net, device, noise_mode, batch_size)
         ws = seeds_to_ws(net, seed_list, truncation_psi, truncation_cutoff, class_idx, device=dev)
         prepared.append((net, ws))
     shapes = {(n.img_resolution, n.img_channels) for n, _ in prepared}
@@ -179,19 +171,7 @@ def _render(prepared, path, noise_mode, batch_size, cols, progress) -> Iterator[
         bar.close()
 
 
-def write_motion_video(
-    G: nn.Module,
-    path: str | Path,
-    seeds: Sequence[int] | str,
-    fps: float = 30,
-    format: str | None = None,
-    **frame_kwargs,
-) -> Path:
-    """:func:`motion_frames` straight into :func:`stylegan.tools.video.write_video` (MP4, or
-    GIF by suffix or without ffmpeg); returns the path written."""
-    from stylegan.tools.video import write_video
-
-    return write_video(motion_frames(G, seeds, **frame_kwargs), path, fps, format)
+write_motion_video = video_writer(motion_frames, "write_motion_video")
 
 
 @torch.no_grad()

@@ -15,9 +15,9 @@ from torch import nn
 from tqdm import tqdm
 
 from stylegan.errors import StyleGANError
-from stylegan.images import check_figure_size, make_grid, to_uint8_nhwc
+from stylegan.images import make_grid, to_uint8_nhwc
 from stylegan.latents import parse_seeds
-from stylegan.tools.generate import check_batch_size, prepare_generator, seeds_to_ws
+from stylegan.tools.generate import check_batch_size, prepare_rendering, seeds_to_ws
 
 
 def noise_rng_seed(noise_seed: int, image_seed: int) -> int:
@@ -107,9 +107,8 @@ def noise_variation_figure(
     seeds = parse_seeds(seeds)
     if num_samples < 1:
         raise StyleGANError(f"show at least one noise sample, got {num_samples}")
-    G, device = prepare_generator(G, device)
-    res = G.img_resolution
-    check_figure_size(len(seeds), num_samples + 1, res, res, "noise figure")
+    figure = (len(seeds), num_samples + 1, "noise figure")
+    G, device, batch_size = prepare_rendering(G, device, batch_size=batch_size, figure=figure)
     ws = seeds_to_ws(G, seeds, truncation_psi, truncation_cutoff, class_idx, device=device)
     rows = []
     for image_seed, w in zip(tqdm(seeds, desc="noise", disable=not progress), ws):

@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.images import check_figure_size, make_grid, save_image
+from stylegan.images import make_grid, save_image
 from stylegan.latents import parse_seeds
-from stylegan.tools.generate import check_noise_mode, prepare_generator, seeds_to_ws, synthesize
+from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
 
 DEFAULT_PSI = "-1:1:9"  # nine columns from -1 to 1, as the paper's figure spans
 
@@ -81,11 +81,9 @@ def truncation_images(
     progress: bool = False,
 ) -> np.ndarray:
     """uint8 ``[S, P, H, W, C]``: seed ``s`` rendered at each ``psi``."""
-    check_noise_mode(noise_mode)
     psis = parse_psi(psis)
-    G, device = prepare_generator(G, device)
-    res = G.img_resolution
-    check_figure_size(len(parse_seeds(seeds)), len(psis), res, res, "truncation figure")
+    figure = (len(parse_seeds(seeds)), len(psis), "truncation figure")
+    G, device, batch_size = prepare_rendering(G, device, noise_mode, batch_size, figure)
     ws = truncated_ws(G, seeds, psis, truncation_cutoff, class_idx, device)
     images = synthesize(G, ws.flatten(0, 1), noise_mode, batch_size, progress, desc="truncation")
     return images.reshape(ws.shape[0], ws.shape[1], *images.shape[1:])

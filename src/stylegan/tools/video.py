@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +22,7 @@ from tqdm import tqdm
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
-from stylegan.tools.generate import (
-    check_batch_size,
-    check_noise_mode,
-    latents_to_ws,
-    prepare_generator,
-    synthesize,
-)
+from stylegan.tools.generate import latents_to_ws, prepare_rendering, synthesize
 from stylegan.tools.interpolate import check_kind, interpolate_keyframes
 
 LATENT_SPACES = ("z", "w")
@@ -96,8 +90,6 @@ def interpolation_frames(
     """
     # Validate everything before the first frame, so errors surface when the generator is made.
     check_kind(kind)
-    check_noise_mode(noise_mode)
-    batch_size = check_batch_size(batch_size)
     if space not in LATENT_SPACES:
         raise StyleGANError(f"unknown latent space {space!r}; choose z or w")
     if kind == "slerp" and space != "z":
@@ -106,7 +98,7 @@ def interpolation_frames(
         raise StyleGANError(f"frames per keyframe must be at least 1, got {frames_per_key}")
     cells = keyframe_seeds(seeds, grid, num_keyframes)
     cols, _ = parse_grid(grid)
-    G, device = prepare_generator(G, device)
+    G, device, batch_size = prepare_rendering(G, device, noise_mode, batch_size)
     num_keys = len(cells[0])
     c = class_labels(class_idx, G.c_dim, num_keys, device=device)
     cutoff = truncation_cutoff
@@ -240,13 +232,28 @@ def _even(frame: np.ndarray) -> np.ndarray:
     return np.pad(frame, pad, mode="edge") if h % 2 or w % 2 else frame
 
 
-def save_interpolation_video(
-    G: nn.Module,
-    path: str | Path,
-    seeds: Sequence[int] | str,
-    fps: float = 30,
-    format: str | None = None,
-    **frame_kwargs,
-) -> Path:
-    """:func:`interpolation_frames` straight into :func:`write_video`; returns the path written."""
-    return write_video(interpolation_frames(G, seeds, **frame_kwargs), path, fps, format)
+def video_writer(
+    make_frames: Callable[..., Iterable[np.ndarray]], name: str
+) -> Callable[..., Path]:
+    """``save(G, path, seeds, fps=30, format=None, **frame_kwargs)``: ``make_frames(G, seeds,
+    **frame_kwargs)`` straight into :func:`write_video` (MP4, or GIF by suffix or without
+    ffmpeg); it returns the path written. One writer for every kind of frames."""
+
+    def save(
+        G: nn.Module,
+        path: str | Path,
+        seeds: Sequence[int] | str,
+        fps: float = 30,
+        format: str | None = None,
+        **frame_kwargs,
+    ) -> Path:
+        return write_video(make_frames(G, seeds, **frame_kwargs), path, fps, format)
+
+    save.__name__ = save.__qualname__ = name
+    save.__doc__ = (
+        f":func:`{make_frames.__name__}` straight into :func:`write_video`; returns the path."
+    )
+    return save
+
+
+save_interpolation_video = video_writer(interpolation_frames, "save_interpolation_video")
