@@ -163,3 +163,15 @@ def test_read_only_outdir_is_refused(tmp_path, monkeypatch):
     )
     result = invoke("generate", "--network", tmp_path / "x", "--seeds", "0", "--outdir", tmp_path)
     assert result.exit_code == 1 and "not writable" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", ["video", "spectrum"])
+def test_output_file_folder_is_checked_before_the_network_is_loaded(tmp_path, command):
+    a_file = tmp_path / "file"
+    a_file.write_bytes(b"x")
+    missing = tmp_path / "missing-network"
+    args = [command, "--network", missing, "--output", a_file / "out.gif"]
+    result = invoke(*args, *(["--seeds", "0"] if command == "video" else []))
+    assert result.exit_code == 1 and result.output.count("\n") == 1, result.output
+    assert "--output" in result.output and "is a file" in result.output
+    assert "not found" not in result.output and a_file.read_bytes() == b"x"

@@ -115,6 +115,11 @@ def test_a_snapshot_without_training_state_needs_networks_only(trained, tiny_con
     log = (fine_tuned / "log.txt").read_text()
     assert "networks only, as --networks-only asks: kimg 0, fresh optimisers" in log
     assert cur_nimg(find_latest_snapshot(fine_tuned)) == 12  # counted from 0, not from 8
+    # --outdir the run folder itself: the new run goes beside it, never inside it
+    beside = train(tiny_config(steps=3), run, resume="latest", progress=False, networks_only=True)
+    assert beside.parent == run.parent and not any(
+        p.is_dir() and p.name[:1].isdigit() for p in run.iterdir()
+    )
 
 
 def test_a_damaged_training_state_is_refused_or_skipped(trained, tiny_config):

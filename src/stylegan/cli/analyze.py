@@ -27,7 +27,7 @@ from stylegan.errors import StyleGANError
 )
 @options.batch(default=16)
 @options.device()
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="PNG figure.")
+@options.output_file(help="PNG figure.")
 @click.option(
     "--save-npz",
     type=click.Path(file_okay=False),

@@ -199,6 +199,28 @@ def _writable_outdir(ctx: click.Context, param: click.Parameter, value: str | No
     return value
 
 
+def _writable_parent(ctx: click.Context, param: click.Parameter, value: str | None):
+    """Check, while parsing, that an output file's folder can be written (or made)."""
+    from pathlib import Path
+
+    from stylegan.io.paths import check_writable_dir
+
+    if value is not None:
+        check_writable_dir(Path(value).expanduser().parent, what=f"the folder of --output {value}:")
+    return value
+
+
+def output_file(help: str) -> Callable:
+    """``--output FILE``: its folder is checked before any work, like ``--outdir``."""
+    return click.option(
+        "--output",
+        required=True,
+        type=click.Path(dir_okay=False),
+        callback=_writable_parent,
+        help=help,
+    )
+
+
 outdir = _shared(
     "--outdir",
     required=True,

@@ -38,7 +38,7 @@ from stylegan.cli.options import (
     default=None,
     help="Default: from the --output suffix; mp4 falls back to gif without ffmpeg.",
 )
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="Video file.")
+@options.output_file(help="Video file.")
 @click.option(
     "--motion",
     default=None,

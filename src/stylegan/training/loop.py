@@ -120,7 +120,9 @@ def _train(
         distributed.broadcast_module_(net, context)
     run_dir = start.run_dir
     if run_dir is None and context.is_main:
-        run_dir = new_run_dir(outdir, run_description(config, dataset.name))
+        # Run folders are never nested: --outdir naming a run folder puts a new run beside it.
+        parent = outdir.parent if (outdir / "training_options.json").is_file() else outdir
+        run_dir = new_run_dir(parent, run_description(config, dataset.name))
     run_dir = Path(distributed.broadcast_object(str(run_dir), context))
     if context.is_main:
         clean_stale_temporaries(run_dir)  # what killed sessions left: whole snapshots at times
