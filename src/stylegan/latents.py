@@ -48,9 +48,7 @@ class Seeds(Sequence[int]):
             yield from range(lo, hi + 1)
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, Seeds):
-            return list(self._ranges) == list(other._ranges) or list(self) == list(other)
-        if isinstance(other, (list, tuple)):
+        if isinstance(other, (Seeds, list, tuple)):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other))
         return NotImplemented
 
