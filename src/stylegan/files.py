@@ -1,6 +1,6 @@
 """Replacing a file or folder in one step, so that a crash, Ctrl-C or ``kill -9`` never loses it.
 
-The base of :mod:`stylegan.io.atomic` (checkpoints) and :mod:`stylegan.data.dataset_tool`
+The base of :mod:`stylegan.io.atomic` (checkpoints) and :mod:`stylegan.data.writer`
 (datasets), which may not import each other. A folder that already exists is swapped with the
 new one atomically (``renameat2(RENAME_EXCHANGE)`` on Linux); where that is unavailable the old
 one is first moved aside to ``.NAME.old-PID``, which :func:`recover_interrupted_swap` moves back

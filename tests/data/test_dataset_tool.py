@@ -14,7 +14,7 @@ from hostile_files import png_bytes
 from PIL import Image
 
 from stylegan.cli import cli
-from stylegan.data import ImageDataset, convert_dataset, dataset_tool
+from stylegan.data import ImageDataset, convert_dataset, dataset_tool, writer
 from stylegan.errors import StyleGANError
 
 
@@ -521,7 +521,7 @@ def test_float32_tiff_in_0_1_is_scaled_not_black(tmp_path):
     assert report.written == 2
     expected = np.round(ramp * 255).astype(np.uint8)
     for i in range(2):
-        image = read_zip_image(tmp_path / "out.zip", dataset_tool.archive_name(i))
+        image = read_zip_image(tmp_path / "out.zip", writer.archive_name(i))
         np.testing.assert_array_equal(image, np.dstack([expected] * 3))
     skipped = dict(report.skipped)
     assert skipped["c_signed.tif"] == "F image with values in [-0.5, 0.5]: expected >= 0"
@@ -539,7 +539,7 @@ def test_16_bit_greyscale_is_scaled_by_its_type_not_its_brightness(tmp_path):
     convert(src, tmp_path / "out.zip")
     expected = np.round(dark / 257).astype(np.uint8)
     for i, scale in enumerate([1, 1, 257]):
-        image = read_zip_image(tmp_path / "out.zip", dataset_tool.archive_name(i))[:, :, 0]
+        image = read_zip_image(tmp_path / "out.zip", writer.archive_name(i))[:, :, 0]
         np.testing.assert_array_equal(image, np.round(dark * scale / 257).astype(np.uint8), i)
     assert expected.max() == 1  # a dark 16-bit image stays dark
 
@@ -551,7 +551,7 @@ def test_16_bit_rgb_png_keeps_its_colours(tmp_path):
     rows = b"".join(b"\0" + row.astype(">u2").tobytes() for row in rgb)
     (src / "a.png").write_bytes(png_bytes(8, 8, bit_depth=16, color_type=2, rows=rows))
     convert(src, tmp_path / "out.zip")
-    image = read_zip_image(tmp_path / "out.zip", dataset_tool.archive_name(0))
+    image = read_zip_image(tmp_path / "out.zip", writer.archive_name(0))
     assert (image == [255, 128, 10]).all()
 
 
@@ -561,7 +561,7 @@ def test_16_bit_rgb_png_keeps_its_colours(tmp_path):
 @pytest.mark.parametrize("dest_name", ["out.zip", "out_dir"])
 def test_disk_full_is_one_line_and_leaves_nothing(rgb_folder, tmp_path, monkeypatch, dest_name):
     folder, _ = rgb_folder
-    real_write = dataset_tool._Writer.write
+    real_write = writer._Writer.write
 
     calls = []
 
@@ -571,7 +571,7 @@ def test_disk_full_is_one_line_and_leaves_nothing(rgb_folder, tmp_path, monkeypa
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(self, name, data)
 
-    monkeypatch.setattr(dataset_tool._Writer, "write", write_until_full)
+    monkeypatch.setattr(writer._Writer, "write", write_until_full)
     before = sorted(p.name for p in tmp_path.iterdir())
     result = CliRunner().invoke(
         cli,
@@ -597,7 +597,7 @@ def test_disk_full_during_overwrite_keeps_the_old_dataset(rgb_folder, tmp_path, 
     def full(self, name, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(dataset_tool._Writer, "write", full)
+    monkeypatch.setattr(writer._Writer, "write", full)
     with pytest.raises(StyleGANError, match="disk full"):
         convert(folder, tmp_path / "out.zip", resolution=4, overwrite=True)
     assert (tmp_path / "out.zip").read_bytes() == old
@@ -607,7 +607,7 @@ def test_disk_full_during_overwrite_keeps_the_old_dataset(rgb_folder, tmp_path, 
 def test_other_write_errors_are_not_dressed_up(rgb_folder, tmp_path, monkeypatch):
     folder, _ = rgb_folder
     monkeypatch.setattr(
-        dataset_tool._Writer, "write", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "EIO"))
+        writer._Writer, "write", lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "EIO"))
     )
     with pytest.raises(OSError, match="EIO"):  # a real fault, not a user mistake: traceback
         convert(folder, tmp_path / "out.zip")

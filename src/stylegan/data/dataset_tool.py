@@ -18,34 +18,31 @@ The output appears all at once: it is built under a temporary name beside the de
 swaps an existing dataset folder in one step; a full disk removes it and says how much space is
 needed. Partial outputs of killed runs are removed by the next run for the same destination, once
 their process is gone, and a dataset folder such a run had moved aside is moved back.
+
+This module is the driver and the checks of the request; the parts live beside it:
+:mod:`~stylegan.data.source` (listing and reading the source), :mod:`~stylegan.data.labels`,
+:mod:`~stylegan.data.image_convert` (decode, RGB, resize, PNG) and :mod:`~stylegan.data.writer`
+(the zip or folder output, partials).
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageColor, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageColor
 from tqdm import tqdm
 
-from stylegan.data.dataset import is_image_name, is_junk_name
-from stylegan.data.reader import (
-    FileReader,
-    UnreadableFile,
-    is_regular_file,
-    open_image,
-    read_regular_file,
-)
+from stylegan.data.image_convert import _encode_png, _load_rgb, _SkipImage, _transform
+from stylegan.data.labels import _label_dim, _resolve_labels
+from stylegan.data.reader import is_regular_file
+from stylegan.data.source import _require_square, _Source
+from stylegan.data.writer import _Writer, archive_name, remove_stale_partials
 from stylegan.errors import (
     StyleGANError,
     format_bytes,
@@ -54,20 +51,12 @@ from stylegan.errors import (
     is_disk_full,
     nearest_existing,
 )
-from stylegan.files import commit, process_alive, recover_interrupted_swap, remove_path
 
 TRANSFORMS = ("center-crop", "center-crop-wide", "pad")
 RESIZE_FILTERS = {"box": Image.Resampling.BOX, "lanczos": Image.Resampling.LANCZOS}
-IMAGES_PER_FOLDER = 1000
 # 8192 is 8x the largest official StyleGAN (1024): one RGB image is 192 MiB, a batch of them does
 # not fit on any GPU, and 65536 would need 12 GiB for a single image before anything trains.
 MAX_RESOLUTION = 8192
-_TRANSFORM_HINT = (
-    "--transform center-crop (keep the middle square), pad (add borders of the --background "
-    "colour) or center-crop-wide (with --resolution WxH)"
-)
-# A fixed timestamp makes the same input always give a byte-identical zip.
-_ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 @dataclass
@@ -99,16 +88,6 @@ class ConversionReport:
                 shown.append(f"and {len(self.skipped) - max_reasons} more")
             line += f"; skipped {len(self.skipped)}: " + "; ".join(shown)
         return line
-
-
-# This input cannot become a dataset image; the message says why (one exception for the reader's
-# guards and ours, so both land in the skip list the same way).
-_SkipImage = UnreadableFile
-
-
-def archive_name(index: int) -> str:
-    """NVIDIA's name for the ``index``-th image: ``00001/img00001234.png``."""
-    return f"{index // IMAGES_PER_FOLDER:05d}/img{index:08d}.png"
 
 
 def convert_dataset(
@@ -309,452 +288,3 @@ def _is_dataset_zip(path: Path) -> bool:
             return "dataset.json" in z.namelist()
     except (zipfile.BadZipFile, OSError):
         return False
-
-
-# -- reading the source ---------------------------------------------------------------------------
-
-
-class _Source:
-    """The images of a folder (recursive) or zip, in the order NVIDIA's tool reads them.
-
-    Reads go through :class:`~stylegan.data.reader.FileReader`, whose guards (regular files only,
-    size and zip-bomb limits) turn hostile files into skip reasons.
-    """
-
-    def __init__(self, path: Path, ignore: list):
-        self.path = path
-        self._files = FileReader(path)
-        try:
-            names = self._files.names()
-        except (zipfile.BadZipFile, OSError) as err:
-            raise StyleGANError(
-                f"source {path} is neither a folder nor a readable .zip of images ({err})"
-            ) from err
-        if self._files.is_zip:
-            names.sort()
-            ignored = set()
-        else:
-            # NVIDIA's tool sorts pathlib paths, i.e. component by component.
-            names.sort(key=lambda n: PurePosixPath(n).parts)
-            ignored = {_relative_name(Path(p), path) for p in ignore}
-        self.has_metadata = "dataset.json" in names
-        self.image_names = []
-        self.skipped = []
-        for name in names:
-            if is_junk_name(name) or name == "dataset.json" or name in ignored:
-                continue
-            if is_image_name(name):
-                self.image_names.append(name)
-            else:
-                self.skipped.append((name, "not an image file"))
-        if not self.image_names:
-            raise StyleGANError(
-                f"source {path} contains no image files; pass a folder or .zip of PNG, JPEG, "
-                "... images"
-            )
-
-    def read(self, name: str) -> bytes:
-        """The bytes of ``name``, or :class:`UnreadableFile` (a skip reason)."""
-        return self._files.read(name)
-
-    def open(self, name: str):
-        """``name`` opened for reading its header, or :class:`UnreadableFile`."""
-        return self._files.open(name)
-
-    def __enter__(self) -> _Source:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._files.close()
-
-
-def _relative_name(path: Path, root: Path) -> str | None:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return None
-
-
-def _require_square(src: _Source) -> None:
-    """Without a transform every image must be square; say so before converting anything."""
-    bad = []
-    for name in src.image_names:
-        try:
-            with src.open(name) as f, open_image(f) as img:
-                size = img.size
-        except Exception:  # unreadable files are reported as skipped later
-            continue
-        if size[0] != size[1]:
-            bad.append((name, size))
-    if bad:
-        name, (w, h) = bad[0]
-        raise StyleGANError(
-            f"{len(bad)} of {len(src.image_names)} images are not square (e.g. {name} is "
-            f"{w}x{h}); choose how to make them square: {_TRANSFORM_HINT}"
-        )
-
-
-# -- labels ---------------------------------------------------------------------------------------
-
-
-def _resolve_labels(labels, src: _Source) -> tuple[dict | None, list[str] | None]:
-    """File name -> label for every source image (or None), and the class names if named."""
-    if labels is None:
-        if not src.has_metadata:
-            return None, None
-        origin = f"dataset.json in {src.path}"
-        try:
-            entries = json.loads(src.read("dataset.json"))["labels"]
-            rows = None if entries is None else [(f, v, json.dumps([f, v])) for f, v in entries]
-        except (ValueError, KeyError, TypeError, UnreadableFile) as err:
-            raise StyleGANError(
-                f"{origin} is not valid (expected {{'labels': [...]}}): {err}"
-            ) from err
-        if rows is None:
-            return None, None
-        raw = _label_table(rows, origin, "entry")
-        _require_all(raw, src, origin)
-        labels, _ = _index_labels({n: raw[n] for n in src.image_names}, origin)
-        return labels, None
-
-    if isinstance(labels, Mapping):
-        raw = {_clean(str(k)): v for k, v in labels.items()}
-        origin = "the labels mapping"
-    elif labels == "folders":
-        top_level = [n for n in src.image_names if "/" not in n]
-        if top_level:
-            raise StyleGANError(
-                f"--labels folders needs every image inside a class sub-folder of {src.path}, "
-                f"but {top_level[0]} is at the top level"
-            )
-        raw = {n: n.split("/", 1)[0] for n in src.image_names}
-        origin = "folders"
-    else:
-        raw = _read_label_csv(Path(labels), set(src.image_names))
-        origin = str(labels)
-    _require_all(raw, src, origin)
-    return _index_labels({n: raw[n] for n in src.image_names}, origin)
-
-
-def _clean(name: str) -> str:
-    name = name.strip().replace("\\", "/")
-    return name[2:] if name.startswith("./") else name
-
-
-def _read_label_csv(path: Path, image_names: set[str]) -> dict[str, str]:
-    """``file,label`` rows of a UTF-8 CSV (an optional header row is skipped).
-
-    Other encodings are refused rather than guessed: a Latin-1 guess would silently mismatch file
-    names that are UTF-8 on disk, and Excel's "CSV UTF-8" export is one click away.
-    """
-    if not path.exists():
-        raise StyleGANError(
-            f"labels file {path} does not exist; pass a CSV of file,label rows or 'folders'"
-        )
-    try:
-        data = read_regular_file(path)
-    except UnreadableFile as err:
-        raise StyleGANError(f"cannot read the labels file {path} ({err}); pass a CSV") from err
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise StyleGANError(
-            f"labels file {path} is not UTF-8 text (byte 0x{data[err.start]:02x} on line "
-            f"{line}); save it as UTF-8 (e.g. Excel's 'CSV UTF-8')"
-        ) from None
-    numbered = [
-        (number, row)
-        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1)
-        if row and any(cell.strip() for cell in row)
-    ]
-    # A first row that names no source image is a header.
-    if numbered and _clean(numbered[0][1][0]) not in image_names:
-        numbered = numbered[1:]
-    rows = []
-    for number, row in numbered:
-        if len(row) < 2 or not row[1].strip():
-            raise StyleGANError(
-                f"{path}: row {number} ({','.join(row)!r}) needs two columns: file name, label"
-            )
-        rows.append((row[0], row[1].strip(), f"{number} ({','.join(row)!r})"))
-    return _label_table(rows, str(path), "row")
-
-
-def _label_table(rows: list[tuple[str, object, str]], origin: str, unit: str) -> dict:
-    """File name -> label from ``(file, label, description)`` rows.
-
-    Two rows naming one file with different labels are refused: which one should win is the
-    user's call, and a silent last-wins hides a broken labels file. Identical repeats are fine.
-    """
-    table: dict = {}
-    first_row: dict[str, str] = {}
-    for file, label, description in rows:
-        name = _clean(str(file))
-        if name in table and table[name] != label:
-            raise StyleGANError(
-                f"{origin} gives {name} two different labels: {unit} {first_row[name]} and "
-                f"{unit} {description}; keep one"
-            )
-        table[name] = label
-        first_row.setdefault(name, description)
-    return table
-
-
-def _require_all(raw: Mapping, src: _Source, origin: str) -> None:
-    missing = [n for n in src.image_names if n not in raw]
-    if missing:
-        raise StyleGANError(
-            f"{origin} has no label for {len(missing)} of {len(src.image_names)} images (e.g. "
-            f"{missing[0]}); file names must be relative to the source {src.path}"
-        )
-
-
-def _index_labels(raw: dict, origin: str) -> tuple[dict, list[str] | None]:
-    """Integer classes stay; class names become their index in sorted order; vectors stay.
-
-    A negative class index is refused, not turned into a name or shifted: it is a position in a
-    one-hot vector, and renumbering silently would change what every other index means. Integers
-    mixed with names are refused too, since sorting them as text puts "10" before "2".
-    """
-    values = list(raw.values())
-
-    def is_int(v):
-        return (isinstance(v, (int, np.integer)) and not isinstance(v, bool)) or (
-            isinstance(v, str) and re.fullmatch(r"[+-]?\d+", v.strip()) is not None
-        )
-
-    integers = {n: int(v) for n, v in raw.items() if is_int(v)}
-    negative = next(((n, v) for n, v in integers.items() if v < 0), None)
-    if negative:
-        raise StyleGANError(
-            f"{origin} gives {negative[0]} the class {negative[1]}; class indices must be 0 or "
-            "more (a position in the one-hot label), so renumber the classes from 0"
-        )
-    if len(integers) == len(values):
-        return integers, None
-    if integers and all(isinstance(v, str) for v in values):
-        name = next(n for n in raw if n not in integers)
-        number = next(iter(integers))
-        raise StyleGANError(
-            f"{origin} mixes class indices ({number}: {raw[number]}) and class names ({name}: "
-            f"{raw[name]}); use all indices or all names"
-        )
-    if all(isinstance(v, str) for v in values):
-        class_names = sorted(set(values))
-        index = {c: i for i, c in enumerate(class_names)}
-        return {n: index[v] for n, v in raw.items()}, class_names
-    if all(isinstance(v, (list, tuple, np.ndarray)) for v in values):
-        vectors = {n: [float(x) for x in v] for n, v in raw.items()}
-        if len({len(v) for v in vectors.values()}) == 1:
-            return vectors, None
-    raise StyleGANError(
-        f"labels in {origin} must be all class indices (0, 1, ...), all class names, or all "
-        "vectors of one length"
-    )
-
-
-def _label_dim(labels: list) -> int:
-    first = labels[0]
-    if isinstance(first, list):
-        return len(first)
-    return max(labels) + 1
-
-
-# -- images ---------------------------------------------------------------------------------------
-
-
-def _load_rgb(data: bytes, background: tuple[int, int, int]) -> Image.Image:
-    """Decode one file to an RGB image upright as viewers show it; transparency over background."""
-    try:
-        with open_image(data) as img:  # refuses too many pixels before decoding any
-            img.load()
-            with contextlib.suppress(Exception):  # a broken EXIF block is no reason to skip
-                img = ImageOps.exif_transpose(img)
-            return _to_rgb(img, background)
-    except _SkipImage:
-        raise
-    except UnidentifiedImageError as err:
-        raise _SkipImage("not a readable image") from err
-    except Exception as err:  # Pillow reports damaged files with many exception types
-        raise _SkipImage(f"unreadable image: {err}") from err
-
-
-def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
-    if img.mode.startswith("I") or img.mode == "F":
-        img = Image.fromarray(_greyscale_to_uint8(img), "L")
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    if has_alpha:
-        rgba = img.convert("RGBA")
-        canvas = Image.new("RGBA", rgba.size, (*background, 255))
-        canvas.alpha_composite(rgba)
-        return canvas.convert("RGB")
-    return img.convert("RGB")
-
-
-def _greyscale_to_uint8(img: Image.Image) -> np.ndarray:
-    """Scale a 16-bit, 32-bit integer or float greyscale image to 8 bits by a fixed rule.
-
-    ``convert("L")`` would clip at 255 (16-bit turns white) or truncate (float in [0, 1] turns
-    black). 16-bit (``I;16*``) always divides by 257. Float and 32-bit integer files carry no
-    range, so the values decide: float in [0, 1] (the usual convention) multiplies by 255, float
-    in [0, 255] is kept; 32-bit integers in [0, 255] are kept, in [0, 65535] divide by 257.
-    Anything else (negative values, NaN, wider ranges) is skipped with its range: no stretch
-    could be right for every image, and a per-image min-max stretch would change the contrast of
-    each image differently.
-    """
-    array = np.asarray(img, dtype=np.float32)
-    if img.mode.startswith("I;16"):
-        return np.round(array / 257).astype(np.uint8)
-    low, high = float(array.min()), float(array.max())
-    if not (np.isfinite(low) and np.isfinite(high)) or low < 0:
-        raise _SkipImage(f"{img.mode} image with values in [{low:g}, {high:g}]: expected >= 0")
-    if img.mode == "F" and high <= 1:
-        array = array * 255
-    elif img.mode == "I" and high > 255:
-        if high > 65535:
-            raise _SkipImage(f"32-bit image with values up to {high:g}: expected [0, 65535]")
-        array = array / 257
-    elif high > 255:
-        raise _SkipImage(f"float image with values up to {high:g}: expected [0, 1] or [0, 255]")
-    return np.clip(np.round(array), 0, 255).astype(np.uint8)
-
-
-def _transform(
-    img: Image.Image,
-    transform: str | None,
-    width: int,
-    height: int,
-    resample,
-    background: tuple[int, int, int],
-) -> Image.Image:
-    """Crop or pad to square as asked, then resize to ``width`` x ``width``."""
-    w, h = img.size
-    if transform is None:
-        if w != h:
-            raise StyleGANError(f"an image is {w}x{h}, not square; choose {_TRANSFORM_HINT}")
-    elif transform == "center-crop":
-        side = min(w, h)
-        left, top = (w - side) // 2, (h - side) // 2
-        img = img.crop((left, top, left + side, top + side))
-    elif transform == "pad":
-        side = max(w, h)
-        canvas = Image.new("RGB", (side, side), background)
-        canvas.paste(img, ((side - w) // 2, (side - h) // 2))
-        img = canvas
-    elif transform == "center-crop-wide":
-        return _center_crop_wide(img, width, height, resample)
-    if img.size != (width, width):
-        img = img.resize((width, width), resample)
-    return img
-
-
-def _center_crop_wide(img: Image.Image, width: int, height: int, resample) -> Image.Image:
-    """NVIDIA's wide crop: a ``width:height`` band from the middle, on a black square canvas."""
-    w, h = img.size
-    if w < width:
-        raise _SkipImage(f"narrower than {width} px")
-    if round(width * h / w) < height:
-        raise _SkipImage(f"too wide for a {width}x{height} band")
-    # NVIDIA's tool measures the band in output pixels, which squeezes inputs wider than
-    # `width`; measuring it in input pixels keeps the aspect ratio.
-    band = round(w * height / width)
-    top = (h - band) // 2
-    img = img.crop((0, top, w, top + band)).resize((width, height), resample)
-    canvas = Image.new("RGB", (width, width), (0, 0, 0))
-    canvas.paste(img, (0, (width - height) // 2))
-    return canvas
-
-
-def _encode_png(img: Image.Image, compress_level: int) -> bytes:
-    buffer = io.BytesIO()
-    img.save(buffer, format="png", compress_level=compress_level, optimize=compress_level == 9)
-    return buffer.getvalue()
-
-
-# -- writing --------------------------------------------------------------------------------------
-
-
-def _partial_prefix(dest: Path) -> str:
-    # The writer's pid is in the name, so a later run can tell a dead run's leftovers from a
-    # conversion still going on in another process.
-    return f".{dest.name}.partial-{os.getpid()}-"
-
-
-def remove_stale_partials(dest: Path) -> list[Path]:
-    """Remove the temporary outputs that killed runs for ``dest`` left behind; return them.
-
-    Only names carrying the pid of a process that no longer exists are removed: a live
-    process's partial output (another conversion to the same place) is never touched. A dataset
-    folder that a killed run had moved aside (``.NAME.old-PID``) is first moved back.
-    """
-    parent = dest.absolute().parent
-    recover_interrupted_swap(parent)
-    # ``.NAME.old-PID-HEX``: what runs before the shared swap moved aside.
-    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:partial|old)-(\d+)-[^/]*")
-    removed = []
-    with contextlib.suppress(OSError):
-        for entry in parent.iterdir():
-            match = pattern.fullmatch(entry.name)
-            if match and not process_alive(int(match[1])):
-                remove_path(entry)
-                removed.append(entry)
-    return removed
-
-
-class _Writer:
-    """Writes the dataset under a temporary name beside ``dest``; ``commit`` renames it."""
-
-    def __init__(self, dest: Path, as_zip: bool):
-        self.dest = dest
-        self.bytes_written = 0
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        prefix = _partial_prefix(dest)
-        umask = _current_umask()
-        if as_zip:
-            fd, temp = tempfile.mkstemp(prefix=prefix, dir=dest.parent)
-            os.close(fd)
-            os.chmod(temp, 0o666 & ~umask)
-            self.temp = Path(temp)
-            self._zip = zipfile.ZipFile(self.temp, "w", compression=zipfile.ZIP_STORED)
-        else:
-            self.temp = Path(tempfile.mkdtemp(prefix=prefix, dir=dest.parent))
-            os.chmod(self.temp, 0o777 & ~umask)
-            self._zip = None
-
-    def write(self, name: str, data: bytes) -> None:
-        self.bytes_written += len(data)
-        if self._zip is not None:
-            info = zipfile.ZipInfo(name, date_time=_ZIP_DATE_TIME)
-            info.external_attr = 0o644 << 16
-            self._zip.writestr(info, data, compress_type=zipfile.ZIP_STORED)
-        else:
-            path = self.temp / name
-            path.parent.mkdir(exist_ok=True)
-            path.write_bytes(data)
-
-    def commit(self, replace: bool) -> None:
-        """Put the finished output in ``dest``'s place in one step; an existing ``dest`` only
-        when ``replace`` (then an old dataset folder is swapped with it where the system can)."""
-        if self._zip is not None:
-            self._zip.close()
-            self._zip = None
-        commit(self.temp, self.dest, overwrite=replace)
-        remove_path(self.temp)  # the old dataset, where a swap left it here
-        self.temp = None
-
-    def discard(self) -> None:
-        """Remove the temporary output if it was not committed (error or Ctrl-C)."""
-        if self._zip is not None:
-            with contextlib.suppress(Exception):
-                self._zip.close()
-            self._zip = None
-        if self.temp is not None:
-            remove_path(self.temp)
-            self.temp = None
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
