@@ -25,11 +25,8 @@ from stylegan.io.formats import convert, load_any, save_as
 from stylegan.io.nvidia import networks_from_pickle
 from stylegan.io.nvidia_pickle import constructor_attributes, dump, snapshot
 from stylegan.io.safe_pickle import PersistentObject, safe_load
-from stylegan.networks.config import (
-    DiscriminatorConfig,
-    GeneratorConfig,
-    StyleGAN3GeneratorConfig,
-)
+from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
+from stylegan.networks.config_stylegan3 import StyleGAN3GeneratorConfig
 from stylegan.networks.stylegan2 import Discriminator, Generator
 from stylegan.networks.stylegan3 import Generator as AliasFreeGenerator
 

@@ -10,14 +10,17 @@ from click.testing import CliRunner
 from stylegan.errors import StyleGANError
 from stylegan.io import checkpoint
 from stylegan.networks import config as cfgmod
+from stylegan.networks import config_checks, config_stylegan3
 from stylegan.networks.config import (
     DiscriminatorConfig,
     GeneratorConfig,
     MappingConfig,
+)
+from stylegan.networks.config_stylegan1 import (
     StyleGAN1DiscriminatorConfig,
     StyleGAN1GeneratorConfig,
-    StyleGAN3GeneratorConfig,
 )
+from stylegan.networks.config_stylegan3 import StyleGAN3GeneratorConfig
 from stylegan.networks.presets import create
 
 TOP = dict(z_dim=16, c_dim=0, w_dim=16, img_resolution=16, img_channels=3)
@@ -51,7 +54,7 @@ def _random_configs(seed: int, n: int):
                 channel_max=rng.choice([16, 512]),
                 num_fp16_res=rng.choice([0, 4]),
                 conv_clamp=rng.choice([None, 256, 10.5]),
-                architecture=rng.choice(cfgmod.ARCHITECTURES),
+                architecture=rng.choice(config_checks.ARCHITECTURES),
                 resample_filter=rng.choice([(1, 3, 3, 1), (1, 2, 1)]),
                 use_noise=rng.choice([True, False]),
                 kernel_size=rng.choice([1, 3]),
@@ -63,7 +66,7 @@ def _random_configs(seed: int, n: int):
                 c_dim=top["c_dim"],
                 img_resolution=top["img_resolution"],
                 img_channels=top["img_channels"],
-                architecture=rng.choice(cfgmod.ARCHITECTURES),
+                architecture=rng.choice(config_checks.ARCHITECTURES),
                 channel_max=rng.choice([16, 512]),
                 conv_clamp=rng.choice([None, 256]),
                 cmap_dim=rng.choice([None, 8]),
@@ -259,7 +262,7 @@ def test_every_preset_and_official_size_is_accepted():
         conv_kernel=1,
         use_radial_filters=True,
     )
-    assert cfgmod._stylegan3_size(r) < cfgmod.MAX_NETWORK_SIZE / 10
+    assert config_stylegan3._stylegan3_size(r) < config_checks.MAX_NETWORK_SIZE / 10
 
 
 @pytest.fixture

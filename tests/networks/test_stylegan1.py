@@ -9,7 +9,7 @@ import torch
 
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint, save_checkpoint
-from stylegan.networks.config import StyleGAN1GeneratorConfig
+from stylegan.networks.config_stylegan1 import StyleGAN1GeneratorConfig
 from stylegan.networks.registry import network_class, network_name
 from stylegan.networks.stylegan1 import (
     Discriminator,

@@ -9,7 +9,7 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.io.checkpoint import load_checkpoint, save_checkpoint
 from stylegan.latents import z_from_seeds
-from stylegan.networks.config import StyleGAN3GeneratorConfig
+from stylegan.networks.config_stylegan3 import StyleGAN3GeneratorConfig
 from stylegan.networks.registry import network_class, network_name
 from stylegan.networks.stylegan3 import (
     Generator,

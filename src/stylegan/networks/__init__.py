@@ -8,10 +8,12 @@ from stylegan.networks.config import (
     DiscriminatorConfig,
     GeneratorConfig,
     MappingConfig,
+)
+from stylegan.networks.config_stylegan1 import (
     StyleGAN1DiscriminatorConfig,
     StyleGAN1GeneratorConfig,
-    StyleGAN3GeneratorConfig,
 )
+from stylegan.networks.config_stylegan3 import StyleGAN3GeneratorConfig
 from stylegan.networks.presets import (
     PRESETS,
     NetworkPreset,

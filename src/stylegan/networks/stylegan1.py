@@ -29,8 +29,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.networks.config import (
-    ConfiguredNetwork,
+from stylegan.networks.config import ConfiguredNetwork
+from stylegan.networks.config_stylegan1 import (
     StyleGAN1DiscriminatorConfig,
     StyleGAN1GeneratorConfig,
 )

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylegan.errors import StyleGANError
-from stylegan.networks.config import ConfiguredNetwork, StyleGAN3GeneratorConfig
+from stylegan.networks.config import ConfiguredNetwork
+from stylegan.networks.config_stylegan3 import StyleGAN3GeneratorConfig
 from stylegan.networks.layers import (
     FullyConnectedLayer,
     GenerateMixin,
