@@ -14,7 +14,7 @@ dense layers at 4x4.
 
 There is no official PyTorch StyleGAN (v1). Names follow the StyleGAN2 PyTorch networks where
 the layers are the same (``mapping.fc0``, ``synthesis.b8.conv0``, ``b8.torgb``, ``b4.fc``) and
-:mod:`stylegan.io.tensorflow` maps NVIDIA's TensorFlow variables onto them. Equalized learning
+:mod:`stylegan.io.tensorflow_sg1` maps NVIDIA's TensorFlow variables onto them. Equalized learning
 rate as the original: a convolution's weight is scaled by ``gain / sqrt(fan_in)`` at run time
 with gain ``sqrt(2)`` before a leaky ReLU, so the activation itself carries no gain.
 """
