@@ -30,7 +30,8 @@ from stylegan.networks.config import (
     GeneratorConfig,
     StyleGAN3GeneratorConfig,
 )
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 from stylegan.networks.stylegan3 import Generator as AliasFreeGenerator
 
 PLAIN = (bool, int, float, str, type(None))
