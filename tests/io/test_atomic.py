@@ -18,7 +18,8 @@ from stylegan import files
 from stylegan.errors import StyleGANError, format_bytes
 from stylegan.io import atomic
 from stylegan.io import checkpoint as ckpt
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 TINY_G = dict(
     z_dim=8, c_dim=0, w_dim=8, img_resolution=8, img_channels=3, channel_base=64, channel_max=8,

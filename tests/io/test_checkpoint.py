@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 import stylegan
 from stylegan.errors import StyleGANError
 from stylegan.io import checkpoint as ckpt
-from stylegan.networks.stylegan2 import Discriminator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 from tiny_networks import tiny_network
 
 TINY_D = dict(c_dim=0, img_resolution=16, img_channels=3, channel_base=256, channel_max=32)

@@ -18,7 +18,8 @@ from nvidia_pickle_writer import augment_pipe, write_snapshot
 from PIL import Image
 
 from stylegan.cli import cli
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "official" / "uncond32_skip_resnet.npz"
 

@@ -27,7 +27,8 @@ from stylegan.io.nvidia_pickle import constructor_attributes, dump, snapshot
 from stylegan.io.safe_pickle import PersistentObject, safe_load
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig
 from stylegan.networks.config_stylegan3 import StyleGAN3GeneratorConfig
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 from stylegan.networks.stylegan3 import Generator as AliasFreeGenerator
 
 PLAIN = (bool, int, float, str, type(None))

@@ -25,7 +25,8 @@ from stylegan.errors import StyleGANError
 from stylegan.io.formats import detect_format, inspect, load_any, save_as
 from stylegan.io.nvidia import describe_source
 from stylegan.io.safe_pickle import UnsafePickleError, safe_load
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "official"
 FIXTURES = sorted(p.stem for p in FIXTURE_DIR.glob("*.npz"))

@@ -26,7 +26,8 @@ from stylegan.io.rosinality import (
     rosinality_from_networks,
 )
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig, MappingConfig
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 NAMES = sorted(p.stem for p in (FIXTURES / "rosinality").glob("*.npz"))

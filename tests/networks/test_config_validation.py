@@ -294,10 +294,10 @@ def test_hostile_config_json_fails_before_allocating(saved, monkeypatch, net, ch
     def no_allocation(*args, **kwargs):
         raise AssertionError("a network was built from a config that should have been refused")
 
-    from stylegan.networks import stylegan2
+    from stylegan.networks import stylegan2, stylegan2_discriminator
 
     monkeypatch.setattr(stylegan2.SynthesisNetwork, "__init__", no_allocation)
-    monkeypatch.setattr(stylegan2.DiscriminatorBlock, "__init__", no_allocation)
+    monkeypatch.setattr(stylegan2_discriminator.DiscriminatorBlock, "__init__", no_allocation)
     with pytest.raises(StyleGANError, match=message) as err:
         checkpoint.load_checkpoint(saved, nets=[net])
     assert "\n" not in str(err.value)

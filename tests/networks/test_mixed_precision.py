@@ -7,7 +7,8 @@ import torch
 
 from stylegan.errors import StyleGANError
 from stylegan.networks.layers import set_mixed_precision
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 from stylegan.training import make_config
 from stylegan.training.start import training_precision
 

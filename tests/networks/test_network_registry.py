@@ -7,7 +7,8 @@ import pytest
 from stylegan.errors import StyleGANError
 from stylegan.networks import network_class, network_name
 from stylegan.networks.layers import MappingNetwork
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 
 def test_names_round_trip():

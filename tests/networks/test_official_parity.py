@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "official"
 FIXTURES = sorted(p.stem for p in FIXTURE_DIR.glob("*.npz"))

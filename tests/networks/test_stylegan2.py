@@ -10,7 +10,8 @@ import torch
 
 from stylegan.errors import StyleGANError
 from stylegan.images import to_uint8_nhwc
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 from tiny_networks import tiny_network
 
 ARCHS = ["orig", "skip", "resnet"]

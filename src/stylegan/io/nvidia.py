@@ -78,7 +78,8 @@ def network_from_object(
     obj: PersistentObject, key: str, repository: str | None = None, force_fp16: bool = False
 ) -> nn.Module:
     """Rebuild official network ``obj`` (stored under ``key``) as our module, weights included."""
-    from stylegan.networks.stylegan2 import Discriminator, Generator
+    from stylegan.networks.stylegan2 import Generator
+    from stylegan.networks.stylegan2_discriminator import Discriminator
 
     architecture, detected = describe_source(obj)
     repository = repository or detected

@@ -24,7 +24,8 @@ from stylegan.errors import StyleGANError
 from stylegan.io.limits import build_network, count_elements
 from stylegan.networks.config import DiscriminatorConfig, GeneratorConfig, MappingConfig
 from stylegan.networks.layers import filter_buffer
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 
 # Checkpoint key of each network, ours -> theirs.
 CHECKPOINT_KEYS = {"G_ema": "g_ema", "G": "g", "D": "d"}

@@ -148,7 +148,7 @@ def _generator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[st
 
 
 def _discriminator_from_tf(tf_net: TFNetwork, what: str) -> tuple[nn.Module, list[str]]:
-    from stylegan.networks.stylegan2 import Discriminator
+    from stylegan.networks.stylegan2_discriminator import Discriminator
 
     _check_network(tf_net, what)
     kwargs = _init_kwargs(tf_net, DISCRIMINATOR_KWARGS, DISCRIMINATOR_IGNORED, what)

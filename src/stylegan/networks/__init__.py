@@ -25,7 +25,8 @@ from stylegan.networks.presets import (
 from stylegan.networks.registry import network_class, network_name
 from stylegan.networks.stylegan1 import Discriminator as StyleGAN1Discriminator
 from stylegan.networks.stylegan1 import Generator as StyleGAN1Generator
-from stylegan.networks.stylegan2 import Discriminator, Generator
+from stylegan.networks.stylegan2 import Generator
+from stylegan.networks.stylegan2_discriminator import Discriminator
 from stylegan.networks.stylegan3 import Generator as StyleGAN3Generator
 
 StyleGAN2Generator = Generator

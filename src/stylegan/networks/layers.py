@@ -31,6 +31,9 @@ def activation_gain(activation: str) -> float:
     return spec.def_gain
 
 
+RESNET_GAIN = math.sqrt(0.5)  # both branches of a residual sum, so the variance stays put
+
+
 def filter_buffer(f: Sequence[float]) -> torch.Tensor:
     """A prepared FIR filter on the default device, so ``with torch.device("meta"):`` (or
     ``"cuda"``) builds whole networks there."""

@@ -185,9 +185,9 @@ def build_discriminator(spec: NetworkPreset) -> nn.Module:
         if spec.freeze_layers:
             raise StyleGANError("freeze_layers needs the StyleGAN2 discriminator, not StyleGAN 1's")
         return stylegan1.Discriminator(**common, mbstd_group_size=spec.mbstd_group_size)
-    from stylegan.networks import stylegan2
+    from stylegan.networks import stylegan2_discriminator
 
-    return stylegan2.Discriminator(
+    return stylegan2_discriminator.Discriminator(
         **common,
         architecture=spec.d_architecture,
         num_fp16_res=spec.num_fp16_res,

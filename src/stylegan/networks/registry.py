@@ -17,7 +17,7 @@ NETWORKS: dict[str, tuple[str, str]] = {
     "stylegan1.Generator": ("stylegan.networks.stylegan1", "Generator"),
     "stylegan1.Discriminator": ("stylegan.networks.stylegan1", "Discriminator"),
     "stylegan2.Generator": ("stylegan.networks.stylegan2", "Generator"),
-    "stylegan2.Discriminator": ("stylegan.networks.stylegan2", "Discriminator"),
+    "stylegan2.Discriminator": ("stylegan.networks.stylegan2_discriminator", "Discriminator"),
     "stylegan3.Generator": ("stylegan.networks.stylegan3", "Generator"),
 }
 
