@@ -14,15 +14,15 @@ import torch
 import torch.nn.functional as F
 
 from stylegan.errors import StyleGANError
-from stylegan.training.augment import (
+from stylegan.training.ada import (
     AUG_MODES,
     AUGPIPE_SPECS,
     AdaAdjustment,
     AdaController,
-    AugmentPipe,
     make_augment_pipe,
     setup_augmentation,
 )
+from stylegan.training.augment import AugmentPipe
 
 SIZE = 32
 LUMA_AXIS = torch.tensor([1.0, 1.0, 1.0]) / math.sqrt(3)

@@ -28,16 +28,15 @@ Blits (x-flip, rotate90) go through the same resampling as every other geometric
 in the official code: sym6 is not symmetric, so a mirrored image is exact only up to the filter's
 phase, close on smooth images but not on pixel noise. Integer translations are exact.
 
-:class:`AdaController` moves ``p`` so that the overfitting heuristic ``r_t = E[sign(D(real))]``
-stays near a target, and :func:`setup_augmentation` turns NVIDIA's ``--aug/--augpipe/--target/
---p`` options into a pipe and a controller.
+The matrices and filters it composes live in :mod:`stylegan.training.augment_matrices`; the
+presets (``--augpipe``), :class:`~stylegan.training.ada.AdaController` and
+:func:`~stylegan.training.ada.setup_augmentation` in :mod:`stylegan.training.ada`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -45,128 +44,24 @@ import torch.nn.functional as F
 
 from stylegan.errors import StyleGANError
 from stylegan.ops import upfirdn2d
-
-# Decomposition low-pass filters of two orthogonal wavelets (numeric data, as published): sym6
-# resamples the geometric transforms, sym2 builds the filter bank of image-space filtering.
-WAVELETS: dict[str, list[float]] = {
-    "sym2": [
-        -0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025,
-    ],
-    "sym6": [
-        0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
-        0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
-        -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036,
-        -0.007800708325034148,
-    ],
-}  # fmt: skip
-
-_BLIT = dict(xflip=1, rotate90=1, xint=1)
-_GEOM = dict(scale=1, rotate=1, aniso=1, xfrac=1)
-_COLOR = dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
-
-# The presets of NVIDIA's train.py (``--augpipe``); ``bgc`` is the paper's default.
-AUGPIPE_SPECS: dict[str, dict[str, float]] = {
-    "blit": dict(_BLIT),
-    "geom": dict(_GEOM),
-    "color": dict(_COLOR),
-    "filter": dict(imgfilter=1),
-    "noise": dict(noise=1),
-    "cutout": dict(cutout=1),
-    "bg": {**_BLIT, **_GEOM},
-    "bgc": {**_BLIT, **_GEOM, **_COLOR},
-    "bgcf": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1},
-    "bgcfn": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1},
-    "bgcfnc": {**_BLIT, **_GEOM, **_COLOR, "imgfilter": 1, "noise": 1, "cutout": 1},
-}
+from stylegan.training.augment_matrices import (
+    WAVELETS,
+    _constant,
+    filter_bank,
+    matrix,
+    rotate2d,
+    rotate3d,
+    scale2d,
+    scale3d,
+    translate2d,
+    translate3d,
+)
 
 # The probability multipliers, in the order the pipeline applies them.
 AUGMENTATIONS = (
     "xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
     "brightness", "contrast", "lumaflip", "hue", "saturation", "imgfilter", "noise", "cutout",
 )  # fmt: skip
-
-
-# ---- homogeneous matrices, one per image ------------------------------------------------------
-
-
-def _constant(value: np.ndarray, device: torch.device | str | None) -> torch.Tensor:
-    """A constant in the default dtype (that of the random draws), computed in float64 first
-    so that it rounds as NVIDIA's does."""
-    return torch.as_tensor(value, dtype=torch.get_default_dtype(), device=device)
-
-
-def matrix(*rows: Sequence[Any], device: torch.device | str | None = None) -> torch.Tensor:
-    """Stack rows of Python numbers and ``[N]`` tensors into ``[N, R, C]``, or ``[R, C]`` when
-    every entry is a number (in the default dtype, like the parameters the pipeline draws)."""
-    elements = [x for row in rows for x in row]
-    reference = next((x for x in elements if isinstance(x, torch.Tensor)), None)
-    if reference is None:
-        return _constant(np.asarray(rows), device)
-    elements = [
-        x if isinstance(x, torch.Tensor) else torch.full_like(reference, float(x)) for x in elements
-    ]
-    return torch.stack(elements, dim=-1).reshape(*reference.shape, len(rows), -1)
-
-
-def translate2d(tx: Any, ty: Any, device: torch.device | str | None = None) -> torch.Tensor:
-    """Homogeneous 2-D translation by ``(tx, ty)``."""
-    return matrix([1, 0, tx], [0, 1, ty], [0, 0, 1], device=device)
-
-
-def scale2d(sx: Any, sy: Any, device: torch.device | str | None = None) -> torch.Tensor:
-    """Homogeneous 2-D scaling by ``sx`` along x and ``sy`` along y."""
-    return matrix([sx, 0, 0], [0, sy, 0], [0, 0, 1], device=device)
-
-
-def rotate2d(theta: torch.Tensor) -> torch.Tensor:
-    """Homogeneous 2-D rotation ``[[cos, -sin], [sin, cos]]`` (clockwise on screen, where y
-    points down); as the inverse transform ``G_inv`` it turns the content counter-clockwise."""
-    # sin(-theta) rather than -sin(theta): vectorised sines need not be exactly odd, and this
-    # keeps the matrix bit for bit equal to NVIDIA's.
-    return matrix(
-        [torch.cos(theta), torch.sin(-theta), 0], [torch.sin(theta), torch.cos(theta), 0], [0, 0, 1]
-    )
-
-
-def translate3d(tx: Any, ty: Any, tz: Any) -> torch.Tensor:
-    """Homogeneous 3-D translation (a colour offset)."""
-    return matrix([1, 0, 0, tx], [0, 1, 0, ty], [0, 0, 1, tz], [0, 0, 0, 1])
-
-
-def scale3d(sx: Any, sy: Any, sz: Any) -> torch.Tensor:
-    """Homogeneous 3-D scaling (a colour gain)."""
-    return matrix([sx, 0, 0, 0], [0, sy, 0, 0], [0, 0, sz, 0], [0, 0, 0, 1])
-
-
-def rotate3d(axis: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """Rotation by ``theta`` around the unit ``axis`` (Rodrigues' formula), homogeneous 4x4."""
-    vx, vy, vz = axis[..., 0], axis[..., 1], axis[..., 2]
-    sin, cos = torch.sin(theta), torch.cos(theta)
-    cc = 1 - cos
-    return matrix(
-        [vx * vx * cc + cos, vx * vy * cc - vz * sin, vx * vz * cc + vy * sin, 0],
-        [vy * vx * cc + vz * sin, vy * vy * cc + cos, vy * vz * cc - vx * sin, 0],
-        [vz * vx * cc - vy * sin, vz * vy * cc + vx * sin, vz * vz * cc + cos, 0],
-        [0, 0, 0, 1],
-    )
-
-
-def filter_bank(num_bands: int = 4) -> np.ndarray:
-    """``[num_bands, taps]`` band-pass filters, octave by octave from Nyquist down, built from
-    sym2 so that their sum is a unit impulse (all gains one = the identity)."""
-    lowpass = np.asarray(WAVELETS["sym2"])
-    highpass = lowpass * ((-1) ** np.arange(lowpass.size))  # H(-z)
-    lowpass2 = np.convolve(lowpass, lowpass[::-1]) / 2  # H(z) H(1/z) / 2: half-band, zero phase
-    highpass2 = np.convolve(highpass, highpass[::-1]) / 2
-    bank = np.eye(num_bands, 1)
-    for i in range(1, num_bands):
-        # Stretch the filters found so far by 2 (one octave down), then split the top band.
-        bank = np.dstack([bank, np.zeros_like(bank)]).reshape(num_bands, -1)[:, :-1]
-        bank = np.stack([np.convolve(row, lowpass2) for row in bank])
-        start = (bank.shape[1] - highpass2.size) // 2
-        bank[i, start : start + highpass2.size] += highpass2
-    return bank
-
 
 # ---- the pipeline ----------------------------------------------------------------------------
 
@@ -557,154 +452,3 @@ class AugmentPipe(torch.nn.Module):
         outside_x = ((coord_x + 0.5) / width - center[:, 0]).abs() >= size[:, 0] / 2
         outside_y = ((coord_y + 0.5) / height - center[:, 1]).abs() >= size[:, 1] / 2
         return images * torch.logical_or(outside_x, outside_y).to(images.dtype)
-
-
-def make_augment_pipe(name: str, **overrides: Any) -> AugmentPipe:
-    """The pipeline of preset ``name`` (see :data:`AUGPIPE_SPECS`), at ``p = 1`` like the
-    official class; ``overrides`` change its constructor arguments (e.g. ``rotate_max``)."""
-    if name not in AUGPIPE_SPECS:
-        raise StyleGANError(
-            f"unknown augmentation pipeline {name!r}: choose one of {', '.join(AUGPIPE_SPECS)}"
-        )
-    return AugmentPipe(**{**AUGPIPE_SPECS[name], **overrides})
-
-
-# ---- the adaptive controller -----------------------------------------------------------------
-
-AUG_MODES = ("noaug", "ada", "fixed")
-
-
-class AdaAdjustment(NamedTuple):
-    """What one ADA adjustment measured and did."""
-
-    p: float  # the augmentation probability after the adjustment
-    rt: float  # the overfitting heuristic r_t = E[sign(D(real))] over the interval
-
-
-class AdaController:
-    """Adjusts the pipe's ``p`` so that ``r_t = E[sign(D(real))]`` (how sure D is that reals
-    are real, +1 when it has memorised them) stays near ``target``.
-
-    Call :meth:`accumulate` with D's logits on the (augmented) reals of every step and
-    :meth:`update` every ``interval`` steps: ``p`` moves by ``sign(r_t - target) * batch_size *
-    interval / (speed_kimg * 1000)`` (so it can go from 0 to 1 in ``speed_kimg`` thousand
-    images) and is clamped at 0 from below only, as in NVIDIA's training loop.
-    """
-
-    def __init__(self, target: float = 0.6, interval: int = 4, speed_kimg: float = 500):
-        if not 0 < target < 1:
-            raise StyleGANError(f"the ADA --target must lie in (0, 1), got {target}")
-        if int(interval) != interval or interval < 1:
-            raise StyleGANError(
-                f"the ADA interval must be a whole number of steps >= 1, got {interval}"
-            )
-        if not speed_kimg > 0:
-            raise StyleGANError(
-                f"the ADA speed (kimg per unit of p) must be positive, got {speed_kimg}"
-            )
-        self.target = float(target)
-        self.interval = int(interval)
-        self.speed_kimg = float(speed_kimg)
-        # The sum stays a device tensor between adjustments, so accumulating costs no sync.
-        self._sign_sum: torch.Tensor | float = 0.0
-        self.count = 0  # how many logits the sum holds
-        self.last_rt: float | None = None
-        self.p: float | None = None  # the p this controller last set (or started from)
-
-    @property
-    def sign_sum(self) -> float:
-        """The sum of ``sign(D(real))`` since the last adjustment."""
-        return float(self._sign_sum)
-
-    @sign_sum.setter
-    def sign_sum(self, value: float) -> None:
-        # Settable so that a distributed loop can replace it by the sum over ranks.
-        self._sign_sum = float(value)
-
-    def accumulate(self, real_logits: torch.Tensor) -> None:
-        """Add D's logits on one step's (augmented) reals."""
-        signs = real_logits.detach().sign()
-        self._sign_sum = self._sign_sum + signs.sum(dtype=torch.float32)
-        self.count += signs.numel()
-
-    def update(self, pipe: AugmentPipe, batch_size: int) -> AdaAdjustment | None:
-        """Move ``pipe.p`` by one step towards the target; ``batch_size`` is the global batch
-        of one training step. Returns ``None``, leaving p alone, when no logits were
-        accumulated (the official loop would make p NaN)."""
-        if self.count == 0:
-            return None
-        rt = self.sign_sum / self.count
-        adjust = np.sign(rt - self.target) * (batch_size * self.interval) / (self.speed_kimg * 1000)
-        with torch.no_grad():
-            pipe.p.copy_((pipe.p + float(adjust)).clamp(min=0))
-        self._sign_sum, self.count = 0.0, 0
-        self.last_rt, self.p = rt, float(pipe.p)
-        return AdaAdjustment(self.p, rt)
-
-    def state_dict(self) -> dict[str, Any]:
-        """What a resume needs: the accumulators, the last r_t and p (plus the settings, for
-        the record)."""
-        return {
-            "target": self.target,
-            "interval": self.interval,
-            "speed_kimg": self.speed_kimg,
-            "sign_sum": self.sign_sum,
-            "count": self.count,
-            "last_rt": self.last_rt,
-            "p": self.p,
-        }
-
-    def load_state_dict(self, state: Mapping[str, Any], pipe: AugmentPipe | None = None) -> None:
-        """Restore the accumulators, r_t and p (into ``pipe`` too, when given). The settings
-        (target, interval, speed) stay as constructed: they come from the run's options, which
-        may change on resume (NVIDIA's train.py speeds ADA up when fine-tuning)."""
-        self.sign_sum = float(state.get("sign_sum", 0.0))
-        self.count = int(state.get("count", 0))
-        last_rt = state.get("last_rt")
-        self.last_rt = None if last_rt is None else float(last_rt)
-        p = state.get("p")
-        if p is not None:
-            self.p = float(p)
-            if pipe is not None:
-                with torch.no_grad():
-                    pipe.p.fill_(self.p)
-
-
-def setup_augmentation(
-    aug: str = "ada",
-    augpipe: str = "bgc",
-    target: float | None = None,
-    p: float | None = None,
-    speed_kimg: float = 500,
-    interval: int = 4,
-) -> tuple[AugmentPipe | None, AdaController | None]:
-    """``(pipe, controller)`` for NVIDIA's ``--aug/--augpipe/--target/--p`` options.
-
-    ``noaug`` gives neither; ``fixed`` a pipe at ``p`` (required; none at all when ``p`` is 0,
-    as in the official loop); ``ada`` a pipe starting at ``p`` (default 0) and a controller
-    aiming at ``target`` (default 0.6). Unlike NVIDIA's train.py, which accepts ``--p`` with
-    ``fixed`` only, ``ada`` takes it as the starting probability (to continue from a known p).
-    """
-    if aug not in AUG_MODES:
-        raise StyleGANError(f"--aug must be one of {', '.join(AUG_MODES)}, got {aug!r}")
-    if p is not None and not 0 <= p <= 1:
-        raise StyleGANError(f"--p must lie in [0, 1], got {p}")
-    if target is not None and aug != "ada":
-        raise StyleGANError(f"--target applies to --aug=ada only, not --aug={aug}: drop it")
-    if aug == "noaug":
-        if p is not None:
-            raise StyleGANError("--p needs augmentation: drop it or use --aug=fixed")
-        return None, None
-    if aug == "fixed":
-        if p is None:
-            raise StyleGANError("--aug=fixed needs --p (the fixed augmentation probability)")
-        pipe = make_augment_pipe(augpipe)
-        if p == 0:
-            return None, None  # nothing would ever fire
-        pipe.p.fill_(p)
-        return pipe, None
-    pipe = make_augment_pipe(augpipe)
-    controller = AdaController(0.6 if target is None else target, interval, speed_kimg)
-    pipe.p.fill_(0.0 if p is None else p)
-    controller.p = float(pipe.p)
-    return pipe, controller

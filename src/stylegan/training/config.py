@@ -29,7 +29,7 @@ TRAINING_DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 def _augpipes() -> tuple[str, ...]:
-    from stylegan.training.augment import AUGPIPE_SPECS  # torch-heavy: only when asked
+    from stylegan.training.ada import AUGPIPE_SPECS  # torch-heavy: only when asked
 
     return tuple(AUGPIPE_SPECS)
 
@@ -657,7 +657,7 @@ def _validate(config: TrainingConfig) -> None:
         raise StyleGANError(f"batch_gpu must be a positive integer or None, got {c.batch_gpu!r}")
     if not isinstance(c.freezed, int) or c.freezed < 0:
         raise StyleGANError(f"freezed must be a whole number >= 0, got {c.freezed!r}")
-    from stylegan.training.augment import AUGPIPE_SPECS
+    from stylegan.training.ada import AUGPIPE_SPECS
     from stylegan.training.diffaugment import parse_policy
 
     if c.aug not in AUGMENTATIONS:

@@ -120,7 +120,7 @@ def setup_training_augmentation(
     or nothing. When fine-tuning networks without a training state, ADA reacts faster (100 kimg
     per unit of p) as NVIDIA's train.py does on resume; a true resume keeps its speed, so it
     follows the same curve as an uninterrupted run."""
-    from stylegan.training.augment import setup_augmentation
+    from stylegan.training.ada import setup_augmentation
     from stylegan.training.diffaugment import DiffAugment
 
     state.augment_pipe = state.ada = None

@@ -151,7 +151,7 @@ class TrainingState:
     nonfinite_streak: int = 0  # consecutive steps with a non-finite loss
     counters: dict[str, int] = field(default_factory=dict)  # e.g. phase runs, non-finite events
     augment_pipe: nn.Module | None = None  # set up by the loop from the config
-    ada: Any = None  # the ADA controller (training.augment.AdaController), if adaptive
+    ada: Any = None  # the ADA controller (training.ada.AdaController), if adaptive
     ada_state: dict[str, Any] | None = None  # the controller's saved state, read on resume
 
     @classmethod
