@@ -26,7 +26,7 @@ import torch
 
 from stylegan.devices import resolve_device
 from stylegan.training import training_step
-from stylegan.training.config import make_config
+from stylegan.training.presets import make_config
 from stylegan.training.state import TrainingState, build_networks
 
 

@@ -7,8 +7,8 @@ import stylegan.networks as networks
 from stylegan.errors import StyleGANError
 from stylegan.networks import layers, stylegan1, stylegan2, stylegan3
 from stylegan.networks.presets import PRESETS, create, create_pair, get_preset, list_presets
-from stylegan.training.config import PRESETS as TRAINING_PRESETS
-from stylegan.training.config import make_config
+from stylegan.training.presets import PRESETS as TRAINING_PRESETS
+from stylegan.training.presets import make_config
 from stylegan.training.state import build_networks
 
 GENERATOR_CLASS = {

@@ -107,7 +107,7 @@ def test_errors_are_one_line(unlabelled_dataset, tmp_path, args, message):
 
 
 def test_every_preset_is_a_cfg_choice():
-    from stylegan.training.config import PRESETS
+    from stylegan.training.presets import PRESETS
 
     option = next(p for p in cli.commands["train"].params if "--cfg" in p.opts)
     assert set(option.type.choices) == set(PRESETS)

@@ -8,7 +8,7 @@ import pytest
 
 from stylegan.errors import StyleGANError
 from stylegan.training import PRESETS, TrainingConfig, make_config
-from stylegan.training.config import auto_settings
+from stylegan.training.presets import auto_settings
 
 
 def test_presets_table_is_complete():

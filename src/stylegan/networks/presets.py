@@ -1,6 +1,6 @@
 """Named network architectures: ``create("paper256")`` without any training code.
 
-Each row is the architecture of the training preset of the same name (``stylegan.training.config``
+Each row is the architecture of the training preset of the same name (``stylegan.training.presets``
 holds the rest of those presets: batch, learning rates, losses, schedule) and builds the
 networks with the arguments NVIDIA's ``train.py`` passes, so ``create_pair(name)`` gives, seed
 for seed, the weights a training run of that preset starts from::
@@ -82,7 +82,7 @@ _BASE = NetworkPreset()
 _CPU = dict(num_fp16_res=0, conv_clamp=None)
 
 # The architectures of the training presets, with the resolution each was made for: the
-# training preset of the same name (stylegan.training.config.PRESETS) takes its generator,
+# training preset of the same name (stylegan.training.presets.PRESETS) takes its generator,
 # widths, mapping depth, mbstd group, fp16 and clamp from here.
 PRESETS: dict[str, NetworkPreset] = {
     "auto": _BASE.replace(img_resolution=256, channel_base=None, map_depth=2),

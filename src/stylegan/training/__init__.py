@@ -9,8 +9,9 @@ Ctrl-C or SIGTERM ends ``train`` with :class:`TrainingInterrupted` (its ``exit_c
 """
 
 from stylegan.errors import TrainingInterrupted
-from stylegan.training.config import PRESETS, TrainingConfig, load_training_options, make_config
+from stylegan.training.config import TrainingConfig, load_training_options
 from stylegan.training.loop import train
+from stylegan.training.presets import PRESETS, make_config
 from stylegan.training.run_config import resolve_run_config
 from stylegan.training.run_folder import find_latest_snapshot
 from stylegan.training.state import TrainingState

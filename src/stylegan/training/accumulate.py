@@ -21,8 +21,8 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.training import distributed
 from stylegan.training.config import TrainingConfig
-from stylegan.training.config import check_batch_split as config_check_batch_split
-from stylegan.training.config import micro_batch_size as config_micro_batch_size
+from stylegan.training.config_checks import check_batch_split as config_check_batch_split
+from stylegan.training.config_checks import micro_batch_size as config_micro_batch_size
 from stylegan.training.loss import PhaseLoss
 
 

@@ -21,8 +21,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from stylegan.training.config import TrainingConfig, make_config
+from stylegan.training.config import TrainingConfig
 from stylegan.training.data_stream import dataset_resolution
+from stylegan.training.presets import make_config
 from stylegan.training.run_folder import saved_config
 
 
