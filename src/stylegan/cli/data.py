@@ -8,18 +8,12 @@ from stylegan.cli import options
 
 
 @click.command("dataset")
-@click.option(
-    "--source",
-    required=True,
-    metavar="PATH",
-    help="Folder (searched recursively) or .zip of images.",
+@options.required(
+    "--source", metavar="PATH", help="Folder (searched recursively) or .zip of images."
 )
-@click.option(
-    "--dest", required=True, metavar="PATH", help="Output: a .zip (recommended) or a folder."
-)
-@click.option(
+@options.required("--dest", metavar="PATH", help="Output: a .zip (recommended) or a folder.")
+@options.required(
     "--resolution",
-    required=True,
     metavar="N|WxH",
     help="Output size, a power of two (e.g. 256); WxH only with center-crop-wide.",
 )

@@ -69,10 +69,8 @@ def generate_command(seeds, noise_mode, outdir, grid, translate, rotate, yes, **
 
 @click.command("mix")
 @generator_options
-@click.option(
-    "--rows", "row_seeds", required=True, help="Seeds of the rows (they give the base w)."
-)
-@click.option("--cols", "col_seeds", required=True, help="Seeds of the columns (styles copied in).")
+@options.required("--rows", "row_seeds", help="Seeds of the rows (they give the base w).")
+@options.required("--cols", "col_seeds", help="Seeds of the columns (styles copied in).")
 @options.shown(
     "--styles",
     default="coarse",

@@ -98,6 +98,11 @@ def bool_value(*decls: str, help: str) -> Callable:
     return click.option(*decls, help=help, **BOOL_VALUE)
 
 
+def required(*decls: str, help: str, **settings: Any) -> Callable:
+    """An option the command cannot run without (``metavar=``, ``type=`` ... pass through)."""
+    return click.option(*decls, required=True, help=help, **settings)
+
+
 def shown(*decls: str, default: Any, help: str, **settings: Any) -> Callable:
     """An option whose default the help shows (``type=``, ``metavar=`` ... pass through)."""
     return click.option(*decls, default=default, show_default=True, help=help, **settings)

@@ -55,26 +55,35 @@ def _kernel(kind: str) -> torch.Tensor:
     return filter_buffer(BLUR_KERNEL).cpu() * (4 if kind == "up" else 1)
 
 
-def _styled_conv(ours: str, theirs: str, up: bool) -> list[Row]:
-    rows = [(f"{ours}.weight", f"{theirs}.conv.weight", "lead1")]
-    if up:
-        rows.append(("", f"{theirs}.conv.blur.kernel", "up"))
-    return rows + [
+def _modulation(ours: str, theirs: str) -> list[Row]:
+    """Our ``affine`` layer is their ``conv.modulation``, weight and bias alike."""
+    return [
         (f"{ours}.affine.weight", f"{theirs}.conv.modulation.weight", "same"),
         (f"{ours}.affine.bias", f"{theirs}.conv.modulation.bias", "same"),
+    ]
+
+
+def _kernel_row(theirs: str, up: bool) -> list[Row]:
+    """Their resampling kernel (a buffer, not a parameter) where the layer upsamples."""
+    return [("", theirs, "up")] if up else []
+
+
+def _styled_conv(ours: str, theirs: str, up: bool) -> list[Row]:
+    return [
+        (f"{ours}.weight", f"{theirs}.conv.weight", "lead1"),
+        *_kernel_row(f"{theirs}.conv.blur.kernel", up),
+        *_modulation(ours, theirs),
         (f"{ours}.noise_strength", f"{theirs}.noise.weight", "lead1"),
         (f"{ours}.bias", f"{theirs}.activate.bias", "same"),
     ]
 
 
 def _to_rgb(ours: str, theirs: str, up: bool) -> list[Row]:
-    rows = [(f"{ours}.bias", f"{theirs}.bias", "rgb")]
-    if up:
-        rows.append(("", f"{theirs}.upsample.kernel", "up"))
-    return rows + [
+    return [
+        (f"{ours}.bias", f"{theirs}.bias", "rgb"),
+        *_kernel_row(f"{theirs}.upsample.kernel", up),
         (f"{ours}.weight", f"{theirs}.conv.weight", "lead1"),
-        (f"{ours}.affine.weight", f"{theirs}.conv.modulation.weight", "same"),
-        (f"{ours}.affine.bias", f"{theirs}.conv.modulation.bias", "same"),
+        *_modulation(ours, theirs),
     ]
 
 

@@ -123,14 +123,19 @@ def get_preset(name: str, **overrides: Any) -> NetworkPreset:
     return PRESETS[name].replace(**overrides)
 
 
+def _image_kwargs(spec: NetworkPreset) -> dict[str, int]:
+    """The images G makes and D reads (size, channels, labels), as both constructors name them."""
+    return dict(
+        c_dim=spec.c_dim, img_resolution=spec.img_resolution, img_channels=spec.img_channels
+    )
+
+
 def build_generator(spec: NetworkPreset) -> nn.Module:
     """The generator of ``spec``, with the arguments NVIDIA's train.py passes."""
     common = dict(
+        _image_kwargs(spec),
         z_dim=spec.z_dim,
-        c_dim=spec.c_dim,
         w_dim=spec.w_dim,
-        img_resolution=spec.img_resolution,
-        img_channels=spec.img_channels,
         mapping_kwargs=dict(num_layers=spec.map_depth),
     )
     channel_base = spec.resolved_channel_base
@@ -173,9 +178,7 @@ def build_generator(spec: NetworkPreset) -> nn.Module:
 def build_discriminator(spec: NetworkPreset) -> nn.Module:
     """The discriminator of ``spec``: StyleGAN 1's for stylegan1, StyleGAN2's otherwise."""
     common = dict(
-        c_dim=spec.c_dim,
-        img_resolution=spec.img_resolution,
-        img_channels=spec.img_channels,
+        _image_kwargs(spec),
         channel_base=spec.resolved_channel_base,
         channel_max=spec.channel_max,
     )

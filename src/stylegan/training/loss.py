@@ -35,6 +35,15 @@ class PhaseLoss:
     pl_mean: torch.Tensor | None = None  # the updated running mean (path length phase only)
 
 
+def _logit_report(**logits: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The official report of D's logits: ``Loss/scores/<name>`` and ``Loss/signs/<name>``."""
+    report = {}
+    for name, value in logits.items():
+        report[f"Loss/scores/{name}"] = value
+        report[f"Loss/signs/{name}"] = value.sign()
+    return report
+
+
 def mix_styles(
     G: nn.Module, ws: torch.Tensor, z: torch.Tensor, c: torch.Tensor, prob: float
 ) -> torch.Tensor:
@@ -117,11 +126,7 @@ def generator_main(
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
     fake_logits = run_discriminator(D, fake_img, c, blur_sigma, augment_pipe)
     loss = F.softplus(-fake_logits)
-    report = {
-        "Loss/scores/fake": fake_logits,
-        "Loss/signs/fake": fake_logits.sign(),
-        "Loss/G/loss": loss,
-    }
+    report = {**_logit_report(fake=fake_logits), "Loss/G/loss": loss}
     return PhaseLoss(loss.mean(), report)
 
 
@@ -180,10 +185,7 @@ def discriminator_main(
     loss_fake = F.softplus(fake_logits)
     loss_real = F.softplus(-real_logits)
     report = {
-        "Loss/scores/fake": fake_logits,
-        "Loss/signs/fake": fake_logits.sign(),
-        "Loss/scores/real": real_logits,
-        "Loss/signs/real": real_logits.sign(),
+        **_logit_report(fake=fake_logits, real=real_logits),
         "Loss/D/loss": loss_fake + loss_real,
     }
     return PhaseLoss(loss_fake.mean() + loss_real.mean(), report)
@@ -206,12 +208,7 @@ def discriminator_r1(
     )
     penalty = grads.square().sum([1, 2, 3])
     loss = penalty * (gamma / 2)
-    report = {
-        "Loss/scores/real": real_logits,
-        "Loss/signs/real": real_logits.sign(),
-        "Loss/r1_penalty": penalty,
-        "Loss/D/reg": loss,
-    }
+    report = {**_logit_report(real=real_logits), "Loss/r1_penalty": penalty, "Loss/D/reg": loss}
     return PhaseLoss(loss.mean(), report)
 
 
@@ -227,8 +224,7 @@ def generator_wgan(
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
     fake_logits = run_discriminator(D, fake_img, c, augment_pipe=augment_pipe)
     loss = -fake_logits
-    report = {"Loss/scores/fake": fake_logits, "Loss/signs/fake": fake_logits.sign()}
-    report["Loss/G/loss"] = loss
+    report = {**_logit_report(fake=fake_logits), "Loss/G/loss": loss}
     return PhaseLoss(loss.mean(), report)
 
 
@@ -248,13 +244,7 @@ def discriminator_wgan(
     fake_logits = run_discriminator(D, fake_img, c, augment_pipe=augment_pipe, update_emas=True)
     real_logits = run_discriminator(D, real_img, real_c, augment_pipe=augment_pipe)
     loss = fake_logits - real_logits + real_logits.square() * epsilon
-    report = {
-        "Loss/scores/fake": fake_logits,
-        "Loss/signs/fake": fake_logits.sign(),
-        "Loss/scores/real": real_logits,
-        "Loss/signs/real": real_logits.sign(),
-        "Loss/D/loss": loss,
-    }
+    report = {**_logit_report(fake=fake_logits, real=real_logits), "Loss/D/loss": loss}
     return PhaseLoss(loss.mean(), report)
 
 

@@ -24,27 +24,33 @@ from stylegan.training.config import TrainingConfig, lazy_ratio
 STATE_VERSION = 1
 
 
+# The architecture options a training config spells as NetworkPreset does, copied one to one.
+_PRESET_FIELDS = (
+    "generator",
+    "z_dim",
+    "w_dim",
+    "map_depth",
+    "channel_base",
+    "channel_max",
+    "num_fp16_res",
+    "conv_clamp",
+    "g_architecture",
+    "d_architecture",
+    "mbstd_group_size",
+)
+
+
 def network_preset(
     config: TrainingConfig, resolution: int, img_channels: int, c_dim: int
 ) -> NetworkPreset:
     """The architecture part of a training config, for :mod:`stylegan.networks.presets`."""
     return NetworkPreset(
-        generator=config.generator,
         img_resolution=resolution,
         img_channels=img_channels,
         c_dim=c_dim,
-        z_dim=config.z_dim,
-        w_dim=config.w_dim,
-        map_depth=config.map_depth,
-        channel_base=config.channel_base,
-        channel_max=config.channel_max,
-        num_fp16_res=config.num_fp16_res,
-        conv_clamp=config.conv_clamp,
-        g_architecture=config.g_architecture,
-        d_architecture=config.d_architecture,
-        mbstd_group_size=config.mbstd_group_size,
         freeze_layers=config.freezed,
         magnitude_ema_beta=stylegan3_magnitude_ema_beta(config.batch_size),
+        **{name: getattr(config, name) for name in _PRESET_FIELDS},
     )
 
 
