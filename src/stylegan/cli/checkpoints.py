@@ -130,10 +130,15 @@ def inspect_command(path: str, as_json: bool) -> None:
 
 @click.command("pretrained")
 def pretrained_command() -> None:
-    """List short names of NVIDIA's published networks (usable wherever a network goes)."""
+    """List network names usable wherever a network goes: our bundled zoo (offline) first,
+    then NVIDIA's published networks (downloaded once, cached)."""
     from stylegan.io.pretrained import PRETRAINED
+    from stylegan.io.zoo import ZOO
 
-    width = max(len(name) for name in PRETRAINED)
+    width = max(len(name) for name in [*PRETRAINED, *ZOO])
+    for entry in ZOO.values():
+        where = "bundled, offline" if entry.available else "not in this installation"
+        click.echo(f"{entry.name:<{width}}  {entry.description} ({where})")
     for name, url in PRETRAINED.items():
         click.echo(f"{name:<{width}}  {url}")
 

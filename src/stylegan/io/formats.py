@@ -57,12 +57,14 @@ def _legacy_torch_header() -> bytes:
 
 
 def resolve_path(path_or_url: str | Path) -> Path:
-    """A local path for a path, an http(s) URL or a pretrained name (downloaded once, cached)."""
+    """A local path for a path, an http(s) URL, a bundled zoo name (``twemoji-32``) or a
+    pretrained name (downloaded once, cached)."""
     from stylegan.io.download import resolve
     from stylegan.io.pretrained import pretrained_url
+    from stylegan.io.zoo import zoo_path
 
     if isinstance(path_or_url, str) and not Path(path_or_url).expanduser().exists():
-        path_or_url = pretrained_url(path_or_url) or path_or_url
+        path_or_url = zoo_path(path_or_url) or pretrained_url(path_or_url) or path_or_url
     return resolve(path_or_url)
 
 
