@@ -200,16 +200,17 @@ def train_attribute_probe(
     names_file: str | Path | None = None,
     device: str | torch.device = "cpu",
     batch_size: int = 64,
+    max_images: int | None = None,
     progress: bool = True,
 ) -> AttributeProbe:
     """Train a probe on the class labels of an NVIDIA-layout dataset (zip or folder).
 
     A random ``val_fraction`` of the images (at least one) is held out; ``probe.info.accuracy``
-    is the accuracy there.
+    is the accuracy there. ``max_images`` keeps a random subset (NVIDIA's ``max_size``).
     """
     if not 0 < val_fraction < 1:
         raise StyleGANError(f"val_fraction must lie between 0 and 1, got {val_fraction}")
-    dataset = ImageDataset(dataset_path, use_labels=True)
+    dataset = ImageDataset(dataset_path, use_labels=True, max_size=max_images, random_seed=seed)
     if not dataset.has_labels or not dataset.has_onehot_labels:
         raise StyleGANError(
             f"dataset {dataset_path} has no class labels: a probe learns classes from "
