@@ -19,6 +19,43 @@ def parse_int_ranges(spec: str) -> list[int]:
     return [v for lo, hi in _int_range_parts(spec) for v in range(lo, hi + 1)]
 
 
+def parse_value_sweep(spec: str | Sequence[float], what: str, example: str) -> list[float]:
+    """``"START:STOP:COUNT"`` (COUNT values from START to STOP, both included, as linspace), a
+    comma list ``"1,0.5,0"`` or numbers -> floats: the columns of a figure that sweeps a value.
+
+    ``what`` names the value in errors (``"psi"``, ``"strength"``), ``example`` is a range to
+    suggest (``"-1:1:9"``); every malformed spec raises a one-line StyleGANError saying the forms.
+    """
+    if not isinstance(spec, str):
+        values = [float(v) for v in spec]
+    elif ":" in spec:
+        try:
+            start, stop, count = spec.split(":")
+            start, stop, count = float(start), float(stop), int(count)
+        except ValueError:
+            raise StyleGANError(
+                f"cannot read {what} range {spec!r}: use START:STOP:COUNT, e.g. {example}, "
+                f"or a list like 1,0,-1"
+            ) from None
+        if count < 1:
+            raise StyleGANError(f"{what} range {spec!r} has no values: COUNT must be >= 1")
+        values = np.linspace(start, stop, count).round(6).tolist() if count > 1 else [start]
+    else:
+        try:
+            values = [float(v) for v in spec.split(",") if v.strip()]
+        except ValueError:
+            raise StyleGANError(
+                f"cannot read {what} values {spec!r}: use numbers like 1,0,-1 or a range "
+                f"START:STOP:COUNT such as {example}"
+            ) from None
+    if not values:
+        raise StyleGANError(
+            f"no {what} values given: use a range START:STOP:COUNT such as {example} or a list "
+            f"like 1,0,-1"
+        )
+    return values
+
+
 class Seeds(Sequence[int]):
     """Seeds as inclusive ranges, so ``0-100000000`` costs a few bytes rather than gigabytes:
     a read-only sequence (``len``, indexing, slicing, iteration) equal to the list it stands for.

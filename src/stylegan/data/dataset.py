@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import filecmp
 import functools
 import importlib.resources
 import json
@@ -30,6 +31,12 @@ _CONVERT_HINT = (
 )
 _CHANNELS = {"L": 1, "RGB": 3}
 _SAMPLE_FILE = "twemoji-32.zip"
+# The bundled sample's class index -> emoji category (sorted names, as
+# scripts/make_sample_dataset.py numbers them; also listed in TWEMOJI-ATTRIBUTION.txt).
+SAMPLE_CLASS_NAMES = (
+    "Activities", "Animals & Nature", "Component", "Flags", "Food & Drink", "Objects",
+    "People & Body", "Smileys & Emotion", "Symbols", "Travel & Places",
+)  # fmt: skip
 
 
 def is_image_name(name: str) -> bool:
@@ -200,6 +207,20 @@ class ImageDataset(torch.utils.data.Dataset):
         raise StyleGANError(
             f"dataset.json in {self.path}: labels must be class indices or equal-length vectors"
         )
+
+    def class_names(self) -> list[str] | None:
+        """The class names, when known: ``class_names`` in dataset.json (a list, one per class
+        index), or the bundled sample's categories; None otherwise (classes are then numbers)."""
+        if self._has_metadata:
+            try:
+                names = json.loads(self._read_bytes("dataset.json")).get("class_names")
+            except (ValueError, AttributeError):
+                names = None  # an invalid dataset.json fails where its labels are read
+            if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                return list(names)
+        if is_sample_dataset(self.path):
+            return list(SAMPLE_CLASS_NAMES)
+        return None
 
     def _load_raw_image(self, raw_idx: int) -> np.ndarray:
         name = self._image_names[raw_idx]
@@ -381,6 +402,18 @@ def infinite_loader(
 
 _extracted_resources = contextlib.ExitStack()
 atexit.register(_extracted_resources.close)
+
+
+def is_sample_dataset(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is the bundled sample (or a byte-identical copy of it)."""
+    path = Path(path)
+    try:
+        sample = sample_dataset_path()
+        if not path.is_file() or path.stat().st_size != sample.stat().st_size:
+            return False
+        return path.resolve() == sample.resolve() or filecmp.cmp(path, sample, shallow=False)
+    except (OSError, StyleGANError):
+        return False
 
 
 @functools.cache

@@ -16,7 +16,7 @@ from torch import nn
 
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid, save_image
-from stylegan.latents import parse_seeds
+from stylegan.latents import parse_seeds, parse_value_sweep
 from stylegan.tools.generate import prepare_rendering, seeds_to_ws, synthesize
 
 DEFAULT_PSI = "-1:1:9"  # nine columns from -1 to 1, as the paper's figure spans
@@ -24,29 +24,7 @@ DEFAULT_PSI = "-1:1:9"  # nine columns from -1 to 1, as the paper's figure spans
 
 def parse_psi(spec: str | Sequence[float]) -> list[float]:
     """``"-1:1:9"`` (9 values from -1 to 1), ``"1,0.7,0.5,0,-0.5,-1"``, or a list of numbers."""
-    if not isinstance(spec, str):
-        values = [float(v) for v in spec]
-    elif ":" in spec:
-        try:
-            start, stop, count = spec.split(":")
-            start, stop, count = float(start), float(stop), int(count)
-        except ValueError:
-            raise StyleGANError(
-                f"cannot read psi range {spec!r}: use START:STOP:COUNT, e.g. -1:1:9"
-            ) from None
-        if count < 1:
-            raise StyleGANError(f"psi range {spec!r} has no values: COUNT must be >= 1")
-        values = np.linspace(start, stop, count).round(6).tolist() if count > 1 else [start]
-    else:
-        try:
-            values = [float(v) for v in spec.split(",") if v.strip()]
-        except ValueError:
-            raise StyleGANError(
-                f"cannot read psi values {spec!r}: use numbers like 1,0.7,0,-1 or a range -1:1:9"
-            ) from None
-    if not values:
-        raise StyleGANError("no psi values given: use e.g. --psi=-1:1:9 or --psi 1,0.5,0")
-    return values
+    return parse_value_sweep(spec, "psi", DEFAULT_PSI)
 
 
 @torch.no_grad()
