@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import sys
 
-from stylegan.io.zoo import export_zoo_network
+from stylegan.data.dataset import ImageDataset, sample_dataset_path
+from stylegan.io.zoo import ZOO, export_zoo_network
 
 
 def main(argv: list[str]) -> None:
     name, snapshot, *facts = argv
-    path = export_zoo_network(snapshot, name, info=dict(f.split("=", 1) for f in facts))
+    names = ImageDataset(sample_dataset_path()).class_names() if ZOO[name].conditional else None
+    info = dict(f.split("=", 1) for f in facts)
+    path = export_zoo_network(snapshot, name, info=info, class_names=names)
     print(f"wrote {path} ({path.stat().st_size / 2**20:.2f} MiB)")
 
 

@@ -13,20 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-# The emoji categories of the bundled sample (its class labels; see TWEMOJI-ATTRIBUTION.txt).
-TWEMOJI_CATEGORIES = (
-    "Activities",
-    "Animals & Nature",
-    "Component",
-    "Flags",
-    "Food & Drink",
-    "Objects",
-    "People & Body",
-    "Smileys & Emotion",
-    "Symbols",
-    "Travel & Places",
-)
-
 _TRAIN = (
     "OMP_NUM_THREADS=1 nice -n 19 stylegan train --cfg small --cond {cond} --seed {seed} "
     "--kimg 100000 --minutes 600 --workers 0 --outdir zoo/{name}"
@@ -40,7 +26,7 @@ class ZooNetwork:
     name: str
     description: str
     command: str  # how it was trained (then exported with scripts/export_zoo.py)
-    class_names: tuple[str, ...] = ()  # for conditional networks: what each class index means
+    conditional: bool = False  # its class names are in the file's metadata (``class_names``)
     info: dict[str, Any] = field(default_factory=dict)  # e.g. kimg, CPU minutes, FID
 
     @property
@@ -64,7 +50,7 @@ ZOO: dict[str, ZooNetwork] = {
         "twemoji-32-cond",
         "StyleGAN2 (small preset), 32 px emoji conditioned on the emoji category",
         _TRAIN.format(cond=1, seed=1, name="twemoji-32-cond"),
-        class_names=TWEMOJI_CATEGORIES,
+        conditional=True,
     ),
 }
 
@@ -76,9 +62,14 @@ def zoo_path(name: str) -> Path | None:
 
 
 def export_zoo_network(
-    snapshot: str | Path, name: str, out: str | Path | None = None, info: dict | None = None
+    snapshot: str | Path,
+    name: str,
+    out: str | Path | None = None,
+    info: dict | None = None,
+    class_names: list[str] | None = None,
 ) -> Path:
-    """Write a training snapshot's ``G_ema`` as the bundled fp16 file of zoo entry ``name``."""
+    """Write a training snapshot's ``G_ema`` as the bundled fp16 file of zoo entry ``name``
+    (``class_names``: what each class index of a conditional network means)."""
     from stylegan.io.checkpoint import load_checkpoint, save_checkpoint
 
     entry = ZOO[name]
@@ -90,7 +81,7 @@ def export_zoo_network(
     metadata = dict(ckpt.metadata)
     metadata.update(zoo_name=name, description=entry.description, command=entry.command)
     metadata.update(info or {})
-    if entry.class_names:
-        metadata["class_names"] = list(entry.class_names)
+    if class_names:
+        metadata["class_names"] = list(class_names)
     out = Path(out) if out is not None else entry.file
     return save_checkpoint(out, {"G_ema": G}, metadata=metadata, overwrite=True)
