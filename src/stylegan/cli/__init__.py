@@ -19,7 +19,9 @@ import click
 from stylegan.errors import StyleGANError, TrainingInterrupted
 
 # One module per group of commands; each lists its click commands in ``COMMANDS``.
-COMMAND_MODULES = ("data", "train", "generate", "video", "analyze", "checkpoints", "demo")
+COMMAND_MODULES = (
+    "data", "train", "generate", "video", "analyze", "directions", "checkpoints", "demo",
+)  # fmt: skip
 
 
 class _Group(click.Group):
