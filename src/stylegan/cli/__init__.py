@@ -20,7 +20,8 @@ from stylegan.errors import StyleGANError, TrainingInterrupted
 
 # One module per group of commands; each lists its click commands in ``COMMANDS``.
 COMMAND_MODULES = (
-    "data", "train", "generate", "video", "edit", "attributes", "analyze", "checkpoints", "demo",
+    "data", "train", "generate", "video", "directions", "edit",
+    "attributes", "analyze", "checkpoints", "demo",
 )  # fmt: skip
 
 

@@ -211,14 +211,17 @@ def _writable_parent(ctx: click.Context, param: click.Parameter, value: str | No
     from stylegan.io.paths import check_writable_dir
 
     if value is not None:
-        check_writable_dir(Path(value).expanduser().parent, what=f"the folder of --output {value}:")
+        flag = param.opts[0] if param is not None else "--output"
+        check_writable_dir(Path(value).expanduser().parent, what=f"the folder of {flag} {value}:")
     return value
 
 
-def output_file(help: str) -> Callable:
-    """``--output FILE``: its folder is checked before any work, like ``--outdir``."""
+def output_file(*decls: str, help: str) -> Callable:
+    """``--output FILE`` (or the names in ``decls``; the value is still the ``output``
+    parameter): its folder is checked before any work, like ``--outdir``."""
     return click.option(
-        "--output",
+        *(decls or ("--output",)),
+        "output",
         required=True,
         type=click.Path(dir_okay=False),
         callback=_writable_parent,

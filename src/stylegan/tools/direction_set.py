@@ -14,7 +14,8 @@ what one step of strength means (GANSpace: the standard deviation of w along the
 StyleSpace: the channel's standard deviation; SeFa and InterFaceGAN: 1, a distance).
 
 Saved as ``.npz`` with keys ``directions [K, D]``, ``unit [K]``, ``layers``, ``method``,
-``space``, ``names``, ``dim`` and ``num_ws``, plus optional ``mean`` and ``eigenvalues``. Files are
+``space``, ``names``, ``dim`` and ``num_ws``, plus optional ``mean``, ``eigenvalues`` and
+``info`` (a JSON object of how the set was made: sample count, validation accuracy, ...). Files are
 read with ``allow_pickle=False``: a direction file from the internet cannot run code. The
 published formats load too: InterFaceGAN's ``boundary.npy`` (``[1, D]``) and GANSpace's cached
 ``.npz`` (``lat_comp``, ``lat_mean``, ``lat_stdev``).
@@ -23,6 +24,7 @@ published formats load too: InterFaceGAN's ``boundary.npy`` (``[1, D]``) and GAN
 from __future__ import annotations
 
 import io
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,7 @@ class DirectionSet:
     num_ws: int | None = None  # of the network the set was made for (None: any)
     mean: np.ndarray | None = None  # [D], e.g. GANSpace's mean w
     eigenvalues: np.ndarray | None = None  # [K], SeFa / PCA
+    info: dict = field(default_factory=dict)  # how it was made (JSON-able): samples, accuracy, ...
 
     def __post_init__(self) -> None:
         vectors = np.asarray(self.vectors, dtype=np.float32)
@@ -149,6 +152,8 @@ class DirectionSet:
             arrays["mean"] = np.asarray(self.mean, np.float32)
         if self.eigenvalues is not None:
             arrays["eigenvalues"] = np.asarray(self.eigenvalues, np.float32)
+        if self.info:
+            arrays["info"] = np.str_(json.dumps(self.info))
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         data = buffer.getvalue()
@@ -208,13 +213,45 @@ def _load_ours(data, path: Path) -> DirectionSet:
         num_ws=num_ws if num_ws >= 0 else None,
         mean=get("mean"),
         eigenvalues=get("eigenvalues"),
+        info=_info(get("info"), path),
     )
+
+
+def _info(text, path: Path) -> dict:
+    if text is None:
+        return {}
+    try:
+        info = json.loads(str(text))
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise StyleGANError(f"direction file {path} has an unreadable `info` entry: remake it")
+    return info
 
 
 def _finite(array: np.ndarray, path: Path) -> np.ndarray:
     if not np.issubdtype(array.dtype, np.number) or not np.isfinite(array).all():
         raise StyleGANError(f"direction file {path} holds non-numeric or non-finite values")
     return array
+
+
+# SeFa's layer presets (0-1 / 2-5 / 6-13 of 18 ws) as [start, end) in eighteenths of num_ws.
+LAYER_PRESET_EIGHTEENTHS = {"coarse": (0, 2), "middle": (2, 6), "fine": (6, 14)}
+
+
+def layer_presets(num_ws: int) -> dict[str, tuple[int, int]]:
+    """``coarse``/``middle``/``fine`` as inclusive ws ranges for a network with ``num_ws`` ws.
+
+    SeFa's 0-1 / 2-5 / 6-13 at 18 ws, scaled: each bound is ``num_ws * b / 18`` rounded half up
+    (18 ws give SeFa's own, 14 give 0-1 / 2-4 / 5-10), then pushed up so every preset keeps at
+    least one layer (6 ws: 0 / 1 / 2-4). The top 2/9 of the ws are in none, as in SeFa.
+    """
+    presets, start = {}, 0
+    for name, (_, end) in LAYER_PRESET_EIGHTEENTHS.items():
+        stop = min(max(int(num_ws * end / 18 + 0.5), start + 1), num_ws)
+        presets[name] = (start, max(stop - 1, start))
+        start = min(stop, num_ws - 1)
+    return presets
 
 
 _RANGE = re.compile(r"^\s*(-?\d+)\s*-\s*(-?\d+)\s*$")

@@ -111,3 +111,13 @@ def style_offsets(G: nn.Module, offsets: torch.Tensor) -> Iterator[None]:
 def channel_slices(G: nn.Module) -> Sequence[tuple[str, slice]]:
     """(layer name, its slice of the concatenated style vector), for naming channels."""
     return [(la.name, slice(la.offset, la.offset + la.channels)) for la in style_layers(G)]
+
+
+def channel_name(G: nn.Module, index: int) -> str:
+    """A readable name for style channel ``index``: ``"b16.conv0:37"`` (layer path without
+    ``synthesis.`` and ``.affine``, then the channel within that layer)."""
+    for layer in style_layers(G):
+        if layer.offset <= index < layer.offset + layer.channels:
+            path = layer.name.removeprefix("synthesis.").removesuffix(".affine")
+            return f"{path}:{index - layer.offset}"
+    raise IndexError(f"style channel {index} out of range")
