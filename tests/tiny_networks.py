@@ -61,6 +61,10 @@ TINY_KWARGS: dict[str, dict[str, Any]] = {
         num_critical=1,
         margin_size=4,
     ),
+    # An image -> W+ encoder for the tiny stylegan2.Generator (16 px, 6 ws of 16).
+    "encoder.Encoder": dict(
+        img_resolution=16, num_ws=6, w_dim=16, channel_base=256, channel_max=16, head_channels=16
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""How the process runs: CPU allocator tuning, and durations written as NVIDIA's logs write them.
+"""How the process runs: CPU allocator tuning, Ctrl-C / SIGTERM handling for long loops, and
+durations written as NVIDIA's logs write them.
 
 Nothing here knows about networks; any layer may use it (the CLI, the training log, metric
 records).
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import signal
 import sys
+import threading
 
 # mallopt parameters, from glibc's <malloc.h>.
 _M_TRIM_THRESHOLD = -1
@@ -83,3 +86,33 @@ def format_time(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h {(s // 60) % 60:02d}m"
     return f"{s // 86400}d {(s // 3600) % 24:02d}h"
+
+
+class GracefulStop:
+    """While active, SIGINT and SIGTERM only set ``requested`` (the signal's name, or what
+    stopped the run) and ``signum``; a second Ctrl-C stops at once.
+
+    Long loops (training, encoder training) check ``requested`` between steps, write what they
+    need to resume, then end; signal handlers are only installed in the main thread.
+    """
+
+    def __init__(self):
+        self.requested: str | None = None
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, _frame):
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+        self.signum = int(signum)
+
+    def __enter__(self) -> GracefulStop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)

@@ -28,8 +28,12 @@ def _randomise(net: torch.nn.Module) -> torch.nn.Module:
 
 
 def _outputs(net: torch.nn.Module) -> torch.Tensor:
-    """A deterministic forward pass: G from fixed z (constant noise), D on fixed images."""
+    """A deterministic forward pass: G from fixed z (constant noise), D and encoders on fixed
+    images."""
     gen = torch.Generator().manual_seed(2)
+    if network_name(net).startswith("encoder."):
+        shape = [2, net.img_channels, net.img_resolution, net.img_resolution]
+        return net(torch.randn(shape, generator=gen))
     if network_name(net).endswith(".Generator"):
         z = torch.randn([2, net.z_dim], generator=gen)
         return net(z, torch.zeros([2, net.c_dim]), noise_mode="const")

@@ -19,6 +19,7 @@ NETWORKS: dict[str, tuple[str, str]] = {
     "stylegan2.Generator": ("stylegan.networks.stylegan2", "Generator"),
     "stylegan2.Discriminator": ("stylegan.networks.stylegan2_discriminator", "Discriminator"),
     "stylegan3.Generator": ("stylegan.networks.stylegan3", "Generator"),
+    "encoder.Encoder": ("stylegan.networks.encoder", "Encoder"),
 }
 
 
