@@ -27,9 +27,8 @@ from torch import nn
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid, save_image
 from stylegan.latents import parse_value_sweep
-from stylegan.tools.direction_set import DirectionSet, parse_layers
+from stylegan.tools.direction_set import DirectionSet, layer_presets, parse_layers
 from stylegan.tools.generate import latents_to_ws, prepare_rendering, synthesize
-from stylegan.tools.mixing import STYLE_RANGES, named_style_range
 from stylegan.tools.styles import style_layers, style_offsets
 
 EDIT_MODES = ("shift", "project")
@@ -49,10 +48,8 @@ def resolve_layers(
     num_ws = int(G.num_ws)
     if layers is None:
         return directions.layers if directions.layers is not None else tuple(range(num_ws))
-    if isinstance(layers, str):
-        if layers.strip() in STYLE_RANGES:
-            return tuple(named_style_range(layers.strip(), num_ws))
-        return parse_layers(layers, num_ws)
+    if isinstance(layers, str):  # presets as `stylegan directions --layers` (SeFa's)
+        return parse_layers(layers, num_ws, layer_presets(num_ws))
     return parse_layers(",".join(str(int(i)) for i in layers), num_ws)
 
 
