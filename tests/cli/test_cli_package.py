@@ -27,7 +27,7 @@ def test_every_command_module_registers_its_commands():
             registered.add(command.name)
     assert registered == set(cli.commands)
     assert {"dataset", "train", "generate", "mix", "noise", "truncation", "video", "spectrum"} | {
-        "metrics", "convert", "inspect", "pretrained", "demo"
+        "metrics", "convert", "inspect", "pretrained", "demo", "project"
     } == registered  # fmt: skip
 
 

@@ -19,7 +19,16 @@ import click
 from stylegan.errors import StyleGANError, TrainingInterrupted
 
 # One module per group of commands; each lists its click commands in ``COMMANDS``.
-COMMAND_MODULES = ("data", "train", "generate", "video", "analyze", "checkpoints", "demo")
+COMMAND_MODULES = (
+    "data",
+    "train",
+    "generate",
+    "project",
+    "video",
+    "analyze",
+    "checkpoints",
+    "demo",
+)
 
 
 class _Group(click.Group):
