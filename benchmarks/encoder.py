@@ -30,7 +30,7 @@ import torch
 
 import stylegan
 from stylegan.data.dataset import sample_dataset_path
-from stylegan.metrics.features.perceptual import load_perceptual_distance
+from stylegan.metrics.perceptual import load_perceptual_distance
 from stylegan.tools.encoder import (
     as_float_images,
     invert,
@@ -76,7 +76,7 @@ def main() -> None:
 
     torch.manual_seed(0)
     G = stylegan.load(args.network).eval()
-    dist = load_perceptual_distance()
+    dist = load_perceptual_distance("effnet")
     train = dict(
         real_images=sample_dataset_path(),
         batch_size=args.batch,

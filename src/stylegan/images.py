@@ -73,3 +73,11 @@ def save_image(array: np.ndarray | torch.Tensor, path: str | Path) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def psnr(first: torch.Tensor, second: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> float:
+    """Peak signal-to-noise ratio in dB of two images (or batches) with values in ``drange``:
+    ``10 log10(peak^2 / mse)``, ``inf`` for identical images."""
+    peak = drange[1] - drange[0]
+    mse = float((first.double() - second.double()).square().mean())
+    return float("inf") if mse == 0 else 10 * float(np.log10(peak**2 / mse))

