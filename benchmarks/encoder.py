@@ -1,6 +1,6 @@
 """Fast inversion with a trained encoder vs optimisation: quality and seconds per image on CPU.
 
-Usage (the run reported in docs/encoder.md)::
+Usage (the run reported in docs/editing.md (Encoder))::
 
     OMP_NUM_THREADS=1 nice python benchmarks/encoder.py \\
         --network "$(ls -td /work/zoo/twemoji-32/*/network-snapshot-* | head -1)" \\

@@ -91,3 +91,13 @@ def test_demo_runs_on_the_bundled_sample(tmp_path):
     assert Image.open(figures / "samples" / "grid.png").size == (8 * 32, 8 * 32)
     assert (figures / "mixing.png").is_file() and (figures / "noise.png").is_file()
     assert list(figures.glob("interpolation.*"))
+
+    # Before training: the bundled network's samples, mixing and a SeFa edit (7 strengths).
+    zoo = tmp_path / "zoo" / "twemoji-32"
+    assert output.index("A trained network") < output.index("Now training")
+    assert Image.open(zoo / "samples" / "grid.png").size == (8 * 32, 8 * 32)
+    assert (zoo / "mixing.png").is_file()
+    edit = np.asarray(Image.open(zoo / "edit-sefa0" / "edit.png"))
+    assert edit.shape[:2] == (6 * 32, 7 * 32)
+    middle = edit[:, 3 * 32 : 4 * 32]  # strength 0: the unedited images
+    assert np.abs(middle.astype(int) - edit[:, :32].astype(int)).mean() > 1  # the edit moves

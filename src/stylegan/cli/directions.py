@@ -79,7 +79,7 @@ def directions_command(
     batch_size,
     device,
 ):
-    """Find latent directions of a generator and write them as one .npz (see docs/directions.md);
+    """Find latent directions of a generator and write them as one .npz (see docs/editing.md);
     `load_directions` and `stylegan edit` read it."""
     if method is None:
         raise StyleGANError(f"give --method: one of {', '.join(METHODS)}")
