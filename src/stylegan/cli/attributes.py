@@ -14,7 +14,12 @@ def attributes_group() -> None:
 
 
 @attributes_group.command("train")
-@click.option("--data", required=True, metavar="DATASET", help="Dataset zip or folder, labelled.")
+@click.option(
+    "--data",
+    default=None,
+    metavar="DATASET",
+    help="Dataset zip or folder, labelled. Default: the bundled emoji (their categories).",
+)
 @click.option(
     "--out",
     required=True,
@@ -40,9 +45,11 @@ def attributes_group() -> None:
 @options.device()
 def train_command(data, out, epochs, lr, weight_decay, names_file, seed, device):
     """Train a probe on the dataset's class labels; prints the held-out accuracy."""
+    from stylegan.data.dataset import sample_dataset_path
     from stylegan.devices import resolve_device
     from stylegan.metrics.attributes import train_attribute_probe
 
+    data = sample_dataset_path() if data is None else data
     probe = train_attribute_probe(
         data, epochs=epochs, lr=lr, weight_decay=weight_decay, seed=seed, names_file=names_file,
         device=resolve_device(device),
