@@ -30,11 +30,8 @@ def _psis(spec: str) -> list[float]:
 @click.command("generate")
 @generator_options
 @options.seeds(required=False, default=None, help="Seeds and ranges, e.g. 0-63,100.")
-@click.option(
-    "--projected-w",
-    type=click.Path(),
-    default=None,
-    help="Render the ws of a projected_w.npz (from `stylegan project`) instead of seeds.",
+@options.projected_w(
+    help="Render the ws of a projected_w.npz (from `stylegan project`) instead of seeds."
 )
 @options.noise_mode()
 @options.outdir()
@@ -112,7 +109,7 @@ def _render_projected_w(path, noise_mode, outdir, translate, rotate, generator) 
 )
 @options.noise_mode()
 @options.outdir()
-@click.option("--cells", "save_cells", is_flag=True, help="Also write every image as ROW-COL.png.")
+@options.save_cells(help="Also write every image as ROW-COL.png.")
 def mix_command(row_seeds, col_seeds, styles, noise_mode, outdir, save_cells, **generator):
     """Style-mixing figure (mixing.png): row seeds mixed with column seeds' styles."""
     from stylegan.latents import parse_seeds
