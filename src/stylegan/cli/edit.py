@@ -7,13 +7,7 @@ from pathlib import Path
 import click
 
 from stylegan.cli import options
-from stylegan.cli.options import FiniteNumbers, generator_options, load_for_rendering
-
-
-def _strengths(spec: str) -> list[float]:
-    from stylegan.tools.editing import parse_strengths
-
-    return parse_strengths(spec)
+from stylegan.cli.options import generator_options, load_for_rendering
 
 
 def split_direction_spec(spec: str) -> tuple[Path, str]:
@@ -36,10 +30,10 @@ def split_direction_spec(spec: str) -> tuple[Path, str]:
     help="Direction file (ours, InterFaceGAN .npy, GANSpace .npz) and the direction in it: an "
     "index or a name (default 0).",
 )
-@options.shown(
+@options.sweep(
     "--strength",
     "strengths",
-    type=FiniteNumbers(_strengths, "LIST|START:STOP:COUNT"),
+    what="strength",
     default="-3:3:7",
     help="Columns: START:STOP:COUNT (evenly spaced, both ends included) or a list like -2,0,2.",
 )

@@ -21,12 +21,6 @@ def _vec2(spec: str) -> tuple[float, float]:
     return parse_vec2(spec)
 
 
-def _psis(spec: str) -> list[float]:
-    from stylegan.tools.truncation import parse_psi
-
-    return parse_psi(spec)
-
-
 @click.command("generate")
 @generator_options
 @options.seeds(required=False, default=None, help="Seeds and ranges, e.g. 0-63,100.")
@@ -161,10 +155,10 @@ def noise_command(seeds, num_samples, num_std, noise_seed, outdir, **generator):
 @click.command("truncation")
 @options.network()
 @options.seeds(required=False, default="0-3", show_default=True, help="One row per seed, e.g. 0-3.")
-@options.shown(
+@options.sweep(
     "--psi",
     "psis",
-    type=FiniteNumbers(_psis, "LIST|START:STOP:COUNT"),
+    what="psi",
     default="-1:1:9",
     help="Columns: START:STOP:COUNT (evenly spaced) or a list such as 1,0.7,0.5,0,-0.5,-1.",
 )

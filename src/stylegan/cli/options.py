@@ -130,6 +130,19 @@ def choice(*decls: str, choices: Sequence[str], default: str | None, help: str) 
     )
 
 
+def sweep(*decls: str, what: str, default: str, help: str) -> Callable:
+    """The columns of a figure that sweeps a value (``what``: ``"psi"``, ``"strength"``):
+    ``START:STOP:COUNT`` or a list (:func:`stylegan.latents.parse_value_sweep`), each finite."""
+
+    def parse(spec: str) -> list[float]:
+        from stylegan.latents import parse_value_sweep
+
+        return parse_value_sweep(spec, what, default)
+
+    metavar = "LIST|START:STOP:COUNT"
+    return shown(*decls, type=FiniteNumbers(parse, metavar), default=default, help=help)
+
+
 # ---- shared options -----------------------------------------------------------------------------
 
 
