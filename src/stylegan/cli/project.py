@@ -68,7 +68,6 @@ def project_command(
 ):  # fmt: skip
     """Project an image into the network (target.png, proj.png, projected_w.npz, proj.mp4).
 
-    \b
     With --encoder, each target is inverted by the encoder (and --refine-steps steps) instead:
     the same files but the video, projection.json saying method "encoder".
 
