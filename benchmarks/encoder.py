@@ -30,16 +30,11 @@ import torch
 
 import stylegan
 from stylegan.data.dataset import sample_dataset_path
+from stylegan.images import psnr
 from stylegan.metrics.perceptual import load_perceptual_distance
-from stylegan.tools.encoder import (
-    as_float_images,
-    invert,
-    load_target_image,
-    psnr,
-    target_files,
-    train_encoder,
-)
+from stylegan.tools.encoder import as_float_images, invert, train_encoder
 from stylegan.tools.generate import seeds_to_ws
+from stylegan.tools.projection import list_targets, load_target
 
 
 def evaluate(encoder, G, targets, refine_steps, dist) -> dict[str, dict[str, float]]:
@@ -53,7 +48,7 @@ def evaluate(encoder, G, targets, refine_steps, dist) -> dict[str, dict[str, flo
             seconds.append(time.perf_counter() - t0)
             with torch.no_grad():
                 img = G.synthesis(ws, noise_mode="const")
-                scores.append(float(psnr(img, targets[i : i + 1])[0]))
+                scores.append(psnr(img, targets[i : i + 1]))
                 dists.append(float(dist(img, targets[i : i + 1])[0]))
         out[name] = {
             "psnr_db": float(np.mean(scores)),
@@ -94,8 +89,8 @@ def main() -> None:
     encoder = result.encoder
 
     own = G.synthesis(seeds_to_ws(G, range(8), truncation_psi=0.7), noise_mode="const").detach()
-    files = target_files(args.real)[::200][:8]
-    reals = np.stack([load_target_image(f, G.img_resolution) for f in files])
+    files = list_targets(args.real)[::200][:8]
+    reals = np.stack([load_target(f, G.img_resolution) for f in files])
     reals = as_float_images(reals, G.img_resolution, G.img_channels)
 
     # One optimisation step of the same G on one image, timed over 10 steps.

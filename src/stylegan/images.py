@@ -75,9 +75,15 @@ def save_image(array: np.ndarray | torch.Tensor, path: str | Path) -> Path:
     return path
 
 
-def psnr(first: torch.Tensor, second: torch.Tensor, drange: tuple[float, float] = (-1, 1)) -> float:
-    """Peak signal-to-noise ratio in dB of two images (or batches) with values in ``drange``:
-    ``10 log10(peak^2 / mse)``, ``inf`` for identical images."""
+def psnr(
+    first: np.ndarray | torch.Tensor,
+    second: np.ndarray | torch.Tensor,
+    drange: tuple[float, float] = (-1, 1),
+) -> float:
+    """Peak signal-to-noise ratio in dB of two images (or batches, over all their pixels) with
+    values in ``drange``: ``10 log10(peak^2 / mse)``, ``inf`` for identical images. Uint8
+    pictures in 0..255 take ``drange=(0, 255)``."""
     peak = drange[1] - drange[0]
+    first, second = torch.as_tensor(first), torch.as_tensor(second)
     mse = float((first.double() - second.double()).square().mean())
     return float("inf") if mse == 0 else 10 * float(np.log10(peak**2 / mse))

@@ -128,3 +128,20 @@ def make_real():
 def noise_strength():
     """``noise_strength(G, value)`` sets every noise strength of ``G``."""
     return set_noise_strength
+
+
+@pytest.fixture(scope="session")
+def saved_real(tmp_path_factory):
+    """``saved_real(noise=0.1)`` -> ``(path, G)``: the tiny real StyleGAN2 G_ema of seed 3 (16 px,
+    6 ws), its noise strengths set to ``noise`` (None: left at 0), saved with ``save_checkpoint``
+    for the commands to load."""
+    from stylegan.io.checkpoint import save_checkpoint
+
+    def save(noise: float | None = None):
+        G = real_generator(seed=3)
+        if noise is not None:
+            set_noise_strength(G, noise)
+        path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", networks={"G_ema": G})
+        return path, G
+
+    return save

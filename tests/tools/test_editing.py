@@ -14,11 +14,11 @@ from stylegan.tools.editing import (
     apply_direction_z,
     edit_grid,
     edit_images,
-    load_projected_ws,
     parse_strengths,
     sweep_strengths,
 )
 from stylegan.tools.generate import latents_to_ws, seeds_to_ws, synthesize
+from stylegan.tools.projection import load_projected_w
 from stylegan.tools.styles import style_layers
 
 GENERATORS = ["stylegan1.Generator", "stylegan2.Generator", "stylegan3.Generator"]
@@ -116,13 +116,13 @@ def test_wrong_shapes_give_one_line_errors(tmp_path, make_tiny_network):
         apply_direction(G, ws, _w_set(G), 0, 1.0, layers="0-99")
 
     np.savez(tmp_path / "ok.npz", w=ws.numpy())
-    assert torch.equal(load_projected_ws(tmp_path / "ok.npz", G), ws)
+    assert torch.equal(load_projected_w(tmp_path / "ok.npz", G), ws)
     np.savez(tmp_path / "bad.npz", w=np.zeros((1, G.num_ws + 1, G.w_dim), np.float32))
     np.savez(tmp_path / "nokey.npz", ws=ws.numpy())
     (tmp_path / "junk.npz").write_bytes(b"junk")
     for name, fragment in [("bad", "shape"), ("nokey", "no key"), ("junk", "cannot read")]:
         with pytest.raises(StyleGANError, match=fragment) as error:
-            load_projected_ws(tmp_path / f"{name}.npz", G)
+            load_projected_w(tmp_path / f"{name}.npz", G)
         assert "\n" not in str(error.value)
 
 

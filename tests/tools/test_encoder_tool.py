@@ -12,11 +12,10 @@ from stylegan.tools.encoder import (
     EncoderTrainingInterrupted,
     invert,
     load_encoder,
-    load_target_image,
     own_samples,
     train_encoder,
-    write_inversion,
 )
+from stylegan.tools.projection import load_target, write_projection
 
 TRAIN = dict(batch_size=8, lr=3e-3, preset="tiny", progress=False)
 
@@ -102,10 +101,10 @@ def test_targets_are_cropped_and_outputs_written_in_nvidia_layout(G, trained, tm
     img = np.zeros((30, 50, 3), np.uint8)
     img[:, 10:40] = 255  # the centre square is white, the side bands black
     Image.fromarray(img).save(tmp_path / "wide.png")
-    target = load_target_image(tmp_path / "wide.png", 16)
+    target = load_target(tmp_path / "wide.png", 16)
     assert target.shape == (16, 16, 3) and target.min() > 200
     ws = invert(trained.encoder, G, target[None])
-    paths = write_inversion(tmp_path / "out", target, G, ws)
+    paths = write_projection(tmp_path / "out", target, G, ws)
     w = np.load(paths["w"])["w"]
     assert w.dtype == np.float32 and w.shape == (1, G.num_ws, G.w_dim)
     assert Image.open(paths["proj"]).size == (16, 16)
@@ -121,7 +120,7 @@ def test_wrong_inputs_are_one_line_errors(G, trained, tmp_path):
         (lambda: invert(trained.encoder, G, torch.zeros(1, 3, 16, 16), -1), "0 or more"),
         (lambda: train_encoder(G, steps=1, lr=0.0), "learning rate"),
         (lambda: train_encoder(G, steps=1, weights={"lpips": 1}), "unknown loss weights"),
-        (lambda: load_target_image(tmp_path / "none.png", 16), "not found"),
+        (lambda: load_target(tmp_path / "none.png", 16), "not found"),
         (lambda: load_encoder(tmp_path / "none"), "not found"),
     ]
     for call, words in cases:

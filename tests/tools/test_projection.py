@@ -32,12 +32,10 @@ W_PLUS_PSNR = 13.0  # measured 15.4 dB after 40 steps (7.5 dB at the start)
 
 
 @pytest.fixture(scope="module")
-def generator():
+def generator(make_real, noise_strength):
     """A tiny real StyleGAN2 generator with some noise, and a target it made itself."""
-    from conftest import real_generator, set_noise_strength  # tests/tools/conftest.py
-
-    G = real_generator(seed=3)
-    set_noise_strength(G, 0.05)
+    G = make_real(seed=3)
+    noise_strength(G, 0.05)
     ws = G.mapping(torch.randn([1, G.z_dim], generator=torch.Generator().manual_seed(5)), None)
     return G, render(G, ws)[0]
 

@@ -18,9 +18,8 @@ from stylegan.tools.generate import generate_images, write_images
 
 
 @pytest.fixture(scope="module")
-def network(tmp_path_factory, make_real):
-    G = make_real(seed=3)
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", networks={"G_ema": G}), G
+def network(saved_real):
+    return saved_real()
 
 
 def invoke(*args):

@@ -8,17 +8,13 @@ from PIL import Image
 
 import stylegan
 from stylegan.cli import cli
-from stylegan.io.checkpoint import save_checkpoint
 from stylegan.tools.generate import generate_images
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, make_real, noise_strength):
+def checkpoint(saved_real):
     """A tiny real StyleGAN2 G_ema (16 px, 6 ws) saved with ``save_checkpoint``, and G itself."""
-    G = make_real(seed=3)
-    noise_strength(G, 0.1)
-    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", networks={"G_ema": G})
-    return path, G
+    return saved_real(noise=0.1)
 
 
 def run(command, flags="", **paths):

@@ -73,12 +73,9 @@ def train_command(data, out, epochs, lr, weight_decay, names_file, seed, device)
     help="The class scored: a name of the probe (e.g. Flags) or an index.",
 )
 @options.noise_mode()
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    callback=options._writable_parent,
+@options.output_file(
     help="CSV of seed,score rows (what `stylegan directions --scores` reads); default: print.",
+    required=False,
 )
 def score_command(probe_path, seeds, class_name, noise_mode, output, **generator):
     """Score seeds for one class: log-odds of the class (p against the rest), as seed,score CSV."""

@@ -17,8 +17,7 @@ DEFAULT_SAMPLES = {"ganspace": 100_000, "interfacegan": 10_000, "stylespace": 10
 @options.choice("--method", choices=METHODS, default=None, help="How to find them.")
 @options.network()
 @options.output_file("--out", help="Direction file to write (.npz).")
-@click.option(
-    "--layers",
+@options.layers(
     default="all",
     show_default=True,
     help="ws the directions move: all, coarse, middle, fine (SeFa's presets scaled to the "

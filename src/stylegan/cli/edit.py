@@ -7,13 +7,7 @@ from pathlib import Path
 import click
 
 from stylegan.cli import options
-from stylegan.cli.options import FiniteFloat, FiniteNumbers, generator_options, load_for_rendering
-
-
-def _strengths(spec: str) -> list[float]:
-    from stylegan.tools.editing import parse_strengths
-
-    return parse_strengths(spec)
+from stylegan.cli.options import generator_options, load_for_rendering
 
 
 def split_direction_spec(spec: str) -> tuple[Path, str]:
@@ -28,13 +22,7 @@ def split_direction_spec(spec: str) -> tuple[Path, str]:
 @click.command("edit")
 @generator_options
 @options.seeds(required=False, default=None, help="Seeds of the rows, e.g. 0-3.")
-@click.option(
-    "--projected-w",
-    "projected_w",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Rows from a projected_w.npz (key w, [N, num_ws, w_dim]) instead of seeds.",
-)
+@options.projected_w()
 @click.option(
     "--direction",
     required=True,
@@ -42,17 +30,15 @@ def split_direction_spec(spec: str) -> tuple[Path, str]:
     help="Direction file (ours, InterFaceGAN .npy, GANSpace .npz) and the direction in it: an "
     "index or a name (default 0).",
 )
-@options.shown(
+@options.sweep(
     "--strength",
     "strengths",
-    type=FiniteNumbers(_strengths, "LIST|START:STOP:COUNT"),
+    what="strength",
     default="-3:3:7",
     help="Columns: START:STOP:COUNT (evenly spaced, both ends included) or a list like -2,0,2.",
 )
-@click.option(
-    "--layers",
-    default=None,
-    help="ws layers moved: all, coarse, middle, fine, 2-5 or 0,1,4 (default: the file's own).",
+@options.layers(
+    help="ws layers moved: all, coarse, middle, fine, 2-5 or 0,1,4 (default: the file's own)."
 )
 @options.choice(
     "--mode",
@@ -63,10 +49,10 @@ def split_direction_spec(spec: str) -> tuple[Path, str]:
 )
 @options.noise_mode()
 @options.outdir()
-@click.option("--cells", "save_cells", is_flag=True, help="Also write every cell as a PNG.")
+@options.save_cells()
 @click.option("--video/--no-video", default=False, show_default=True, help="Also write edit.mp4.")
 @options.counted("--frames", "num_frames", default=60, help="--video: frames in the sweep.")
-@click.option("--fps", type=FiniteFloat(min=0, min_open=True), default=30, show_default=True)
+@options.fps()
 def edit_command(
     seeds, projected_w, direction, strengths, layers, mode, noise_mode, outdir, save_cells, video,
     num_frames, fps, **generator,
@@ -82,10 +68,10 @@ def edit_command(
     from stylegan.tools.editing import (
         edit_images,
         edit_video_frames,
-        load_projected_ws,
         save_edit,
     )
     from stylegan.tools.generate import seeds_to_ws
+    from stylegan.tools.projection import load_projected_w
     from stylegan.tools.video import write_video
 
     if (seeds is None) == (projected_w is None):
@@ -102,7 +88,7 @@ def edit_command(
                 "this is a z-space direction, but projected ws have no z: use --seeds, or a w "
                 "or s direction"
             )
-        latents, names = load_projected_ws(projected_w, G), None
+        latents, names = load_projected_w(projected_w, G), None
         click.echo(f"editing {len(latents)} projected w(s) from {projected_w}")
     else:
         seed_list = parse_seeds(seeds)

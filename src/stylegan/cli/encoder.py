@@ -101,7 +101,7 @@ def train_command(
 @encoder_group.command("invert")
 @click.option("--encoder", "encoder_path", required=True, metavar="PATH", help="Encoder.")
 @options.network()
-@click.option("--target", required=True, metavar="FILE|DIR", help="Image file or folder.")
+@options.target(help="Image file or folder (one sub-folder of --outdir per image).")
 @options.outdir()
 @options.counted(
     "--refine-steps",
@@ -113,24 +113,26 @@ def train_command(
 @options.device()
 def invert_command(encoder_path, network, target, outdir, refine_steps, perceptual, device):
     """Invert images: target.png, proj.png and projected_w.npz (NVIDIA's projector layout) in
-    OUTDIR, or in OUTDIR/<name>/ per image of a folder."""
-    from stylegan.tools.encoder import (
-        check_compatible,
-        invert_files,
-        load_encoder,
-        target_files,
-    )
+    OUTDIR, or in OUTDIR/<name>/ per image of a folder.
 
-    files = target_files(target)
+    The same inversion as `stylegan project --encoder` (which also writes projection.json).
+    """
+    from stylegan.tools.encoder import check_compatible, load_encoder
+    from stylegan.tools.projection import list_targets, project_files
+
+    list_targets(target)  # a missing target fails before the network loads
     G, resolved = load_generator(network, device)
     encoder = load_encoder(encoder_path, device=resolved)
     check_compatible(encoder, G)
     dist = _perceptual(perceptual, resolved) if refine_steps else None
-    results = invert_files(encoder, G, files, outdir, refine_steps, perceptual=dist)
-    mean_psnr = sum(r["psnr"] for r in results) / len(results)
-    seconds = sum(r["seconds"] for r in results) / len(results)
+    reports = project_files(
+        G, target, outdir, loss=dist, encoder=encoder, refine_steps=refine_steps,
+        save_video=False, write_summary=False, progress=False,
+    )  # fmt: skip
+    mean_psnr = sum(r.psnr for r in reports) / len(reports)
+    seconds = sum(r.seconds for r in reports) / len(reports)
     click.echo(
-        f"inverted {len(results)} image(s) into {Path(outdir)} (PSNR {mean_psnr:.2f} dB, "
+        f"inverted {len(reports)} image(s) into {Path(outdir)} (PSNR {mean_psnr:.2f} dB, "
         f"{seconds:.3f}s per image)"
     )
 

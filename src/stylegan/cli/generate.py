@@ -21,20 +21,11 @@ def _vec2(spec: str) -> tuple[float, float]:
     return parse_vec2(spec)
 
 
-def _psis(spec: str) -> list[float]:
-    from stylegan.tools.truncation import parse_psi
-
-    return parse_psi(spec)
-
-
 @click.command("generate")
 @generator_options
 @options.seeds(required=False, default=None, help="Seeds and ranges, e.g. 0-63,100.")
-@click.option(
-    "--projected-w",
-    type=click.Path(),
-    default=None,
-    help="Render the ws of a projected_w.npz (from `stylegan project`) instead of seeds.",
+@options.projected_w(
+    help="Render the ws of a projected_w.npz (from `stylegan project`) instead of seeds."
 )
 @options.noise_mode()
 @options.outdir()
@@ -112,7 +103,7 @@ def _render_projected_w(path, noise_mode, outdir, translate, rotate, generator) 
 )
 @options.noise_mode()
 @options.outdir()
-@click.option("--cells", "save_cells", is_flag=True, help="Also write every image as ROW-COL.png.")
+@options.save_cells(help="Also write every image as ROW-COL.png.")
 def mix_command(row_seeds, col_seeds, styles, noise_mode, outdir, save_cells, **generator):
     """Style-mixing figure (mixing.png): row seeds mixed with column seeds' styles."""
     from stylegan.latents import parse_seeds
@@ -164,10 +155,10 @@ def noise_command(seeds, num_samples, num_std, noise_seed, outdir, **generator):
 @click.command("truncation")
 @options.network()
 @options.seeds(required=False, default="0-3", show_default=True, help="One row per seed, e.g. 0-3.")
-@options.shown(
+@options.sweep(
     "--psi",
     "psis",
-    type=FiniteNumbers(_psis, "LIST|START:STOP:COUNT"),
+    what="psi",
     default="-1:1:9",
     help="Columns: START:STOP:COUNT (evenly spaced) or a list such as 1,0.7,0.5,0,-0.5,-1.",
 )

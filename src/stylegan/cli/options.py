@@ -130,6 +130,19 @@ def choice(*decls: str, choices: Sequence[str], default: str | None, help: str) 
     )
 
 
+def sweep(*decls: str, what: str, default: str, help: str) -> Callable:
+    """The columns of a figure that sweeps a value (``what``: ``"psi"``, ``"strength"``):
+    ``START:STOP:COUNT`` or a list (:func:`stylegan.latents.parse_value_sweep`), each finite."""
+
+    def parse(spec: str) -> list[float]:
+        from stylegan.latents import parse_value_sweep
+
+        return parse_value_sweep(spec, what, default)
+
+    metavar = "LIST|START:STOP:COUNT"
+    return shown(*decls, type=FiniteNumbers(parse, metavar), default=default, help=help)
+
+
 # ---- shared options -----------------------------------------------------------------------------
 
 
@@ -194,6 +207,37 @@ batch = _shared(
 )
 
 
+projected_w = _shared(
+    "--projected-w",
+    "projected_w",
+    type=click.Path(),  # a folder or a bad file is refused by the loader, as one line
+    default=None,
+    help="Rows from a projected_w.npz (key w, [N, num_ws, w_dim], from `stylegan project`) "
+    "instead of seeds.",
+)
+layers = _shared(
+    "--layers",
+    default=None,
+    help="ws layers: all, coarse, middle, fine (SeFa's presets scaled to the network), 2-5 or "
+    "0,1,4.",
+)
+target = _shared(
+    "--target",
+    required=True,
+    type=click.Path(),  # a missing one is refused by the loader, as one line
+    metavar="FILE|DIR",
+    help="Image file to project, or a folder of them (one sub-folder of --outdir each).",
+)
+fps = _shared(
+    "--fps",
+    type=FiniteFloat(min=0, min_open=True),
+    default=30,
+    show_default=True,
+    help="Frames per second.",
+)
+save_cells = _shared("--cells", "save_cells", is_flag=True, help="Also write every cell as a PNG.")
+
+
 def _writable_outdir(ctx: click.Context, param: click.Parameter, value: str | None):
     """Check the output folder while parsing, before anything is loaded or rendered (a
     StyleGANError: one ``error:`` line, exit status 1, like every other user mistake)."""
@@ -216,13 +260,14 @@ def _writable_parent(ctx: click.Context, param: click.Parameter, value: str | No
     return value
 
 
-def output_file(*decls: str, help: str) -> Callable:
+def output_file(*decls: str, help: str, required: bool = True) -> Callable:
     """``--output FILE`` (or the names in ``decls``; the value is still the ``output``
     parameter): its folder is checked before any work, like ``--outdir``."""
     return click.option(
         *(decls or ("--output",)),
         "output",
-        required=True,
+        required=required,
+        default=None,
         type=click.Path(dir_okay=False),
         callback=_writable_parent,
         help=help,

@@ -30,7 +30,7 @@ from stylegan.cli.options import (
     help="Interpolation; slerp needs --space z.",
 )
 @options.choice("--space", choices=("z", "w"), default="w", help="Latent space to interpolate in.")
-@click.option("--fps", type=FiniteFloat(min=0, min_open=True), default=30, show_default=True)
+@options.fps()
 @options.choice(
     "--format",
     "video_format",

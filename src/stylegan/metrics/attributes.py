@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -283,24 +284,15 @@ def load_attribute_probe(path: str | Path, device: str | torch.device = "cpu") -
 
 @torch.no_grad()
 def score_seeds(
-    probe: AttributeProbe,
-    G: nn.Module,
-    seeds,
-    class_index: int | str,
-    truncation_psi: float | None = None,
-    truncation_cutoff: int | None = None,
-    class_idx: int | None = None,
-    noise_mode: str = "const",
-    batch_size: int = 8,
-    progress: bool = False,
+    probe: AttributeProbe, G: nn.Module, seeds, class_index: int | str, **rendering: Any
 ) -> list[tuple[int, float]]:
     """``(seed, score)`` for each seed: the probe's :meth:`~AttributeProbe.scores` of the image
-    the seed gives (rendered as ``stylegan generate`` saves it, uint8)."""
+    the seed gives (rendered as ``stylegan generate`` saves it, uint8). ``rendering``: the
+    keywords of :func:`~stylegan.networks.layers.iter_seed_images` (truncation, class, noise
+    mode, batch size, progress)."""
     k = probe.class_index(class_index)
     rows = []
-    for chunk, images in iter_seed_images(
-        G, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size, progress
-    ):
+    for chunk, images in iter_seed_images(G, seeds, **rendering):
         scores = probe.scores(images.permute(0, 3, 1, 2), k).cpu()
         rows += [(int(s), float(v)) for s, v in zip(chunk, scores)]
     return rows

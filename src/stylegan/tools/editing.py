@@ -267,36 +267,6 @@ def edit_video_frames(
         yield make_grid(images[:, 0], cols=cols)
 
 
-def load_projected_ws(path: str | Path, G: nn.Module) -> torch.Tensor:
-    """The ws ``[N, num_ws, w_dim]`` of a ``projected_w.npz`` (key ``w``, NVIDIA's projector)."""
-    path = Path(path)
-    if not path.is_file():
-        raise StyleGANError(f"projected-w file {path} does not exist: give a projected_w.npz")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            if "w" not in data.files:
-                raise StyleGANError(
-                    f"{path} has no key 'w' (keys: {', '.join(data.files)}): give the "
-                    f"projected_w.npz a projector wrote"
-                )
-            ws = np.asarray(data["w"], dtype=np.float32)
-    except StyleGANError:
-        raise
-    except Exception as error:  # noqa: BLE001 - any unreadable file is the user's to fix
-        raise StyleGANError(
-            f"cannot read projected-w file {path} ({type(error).__name__}): give an .npz with key w"
-        ) from None
-    if ws.ndim == 2:
-        ws = ws[None]
-    expected = [int(G.num_ws), int(G.w_dim)]
-    if ws.ndim != 3 or list(ws.shape[1:]) != expected or not np.isfinite(ws).all():
-        raise StyleGANError(
-            f"projected ws in {path} have shape {list(ws.shape)}, but this network needs "
-            f"[N, {expected[0]}, {expected[1]}] finite values: project with this network"
-        )
-    return torch.from_numpy(ws)
-
-
 def save_edit(
     images: np.ndarray,
     strengths: Sequence[float],

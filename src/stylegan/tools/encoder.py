@@ -25,8 +25,9 @@ Training writes ``outdir/encoder/`` (safetensors + JSON config: the encoder, the
 the step and the sampler's RNG) every ``snapshot_every`` steps, at the end, and on Ctrl-C or
 SIGTERM; ``resume=`` continues from it to the same result as an uninterrupted run.
 ``invert(encoder, G, images, refine_steps=K)`` gives ws, refined if asked by K Adam steps in W+
-on the same image losses. :func:`load_target_image` and :func:`write_inversion` read a target and
-write NVIDIA's projector outputs (``target.png``, ``proj.png``, ``projected_w.npz``).
+on the same image losses; :func:`invert_target` is the method ``stylegan project --encoder`` (and
+its alias ``stylegan encoder invert``) runs, through the projector's own target loading and
+writer (:func:`stylegan.tools.projection.project_to_folder`).
 """
 
 from __future__ import annotations
@@ -35,25 +36,23 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from stylegan.data.dataset import ImageDataset, is_image_name
-from stylegan.data.reader import UnreadableFile, open_image
+from stylegan.data.dataset import ImageDataset
 from stylegan.errors import StyleGANError, TrainingInterrupted
-from stylegan.images import save_image, to_uint8_nhwc
 from stylegan.io.checkpoint import check_checkpoint_destination, load_checkpoint, save_checkpoint
 from stylegan.latents import class_labels
 from stylegan.networks.encoder import Encoder, EncoderConfig
 from stylegan.runtime import GracefulStop
+from stylegan.tools.projection import Projection
 
 # A perceptual distance (stylegan.metrics.perceptual): (images, targets) in 0..255 -> [N]
 # distances, differentiable.
@@ -157,38 +156,6 @@ def own_samples(
 # ---- images in ------------------------------------------------------------------------------
 
 
-def load_target_image(path: str | Path, resolution: int) -> np.ndarray:
-    """``[resolution, resolution, 3]`` uint8 RGB of an image file, centre-cropped to a square and
-    LANCZOS-resized, as NVIDIA's ``projector.py`` prepares its target."""
-    path = Path(path)
-    if not path.is_file():
-        raise StyleGANError(f"target image not found: {path}")
-    try:
-        with open(path, "rb") as f, open_image(f) as img:
-            img = img.convert("RGB")
-    except (UnreadableFile, OSError, SyntaxError, ValueError) as err:
-        raise StyleGANError(
-            f"cannot read target image {path} ({err}); give a PNG or JPEG"
-        ) from None
-    w, h = img.size
-    s = min(w, h)
-    img = img.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
-    return np.array(img.resize((resolution, resolution), Image.LANCZOS), dtype=np.uint8)
-
-
-def target_files(target: str | Path) -> list[Path]:
-    """The image files a ``--target`` names: the file itself, or a folder's images, sorted."""
-    target = Path(target)
-    if target.is_dir():
-        files = sorted(p for p in target.iterdir() if p.is_file() and is_image_name(p.name))
-        if not files:
-            raise StyleGANError(f"no images in {target}; give an image file or a folder of them")
-        return files
-    if not target.exists():
-        raise StyleGANError(f"target not found: {target}")
-    return [target]
-
-
 def as_float_images(images: torch.Tensor | np.ndarray, resolution: int, channels: int):
     """Images as float ``[N, C, R, R]`` in -1..1: uint8 ``[N, C, H, W]`` (or ``[N, H, W, C]``
     arrays) in 0..255 or floats in -1..1, resized (anti-aliased bilinear) to ``resolution``."""
@@ -235,12 +202,6 @@ def image_losses(
     if perceptual is None:
         return l2, torch.zeros_like(l2)
     return l2, perceptual((images + 1) * 127.5, (targets + 1) * 127.5).reshape(-1)
-
-
-def psnr(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``[N]`` peak signal-to-noise ratio in dB of images in -1..1 (peak-to-peak 2)."""
-    mse = (images.float() - targets.float()).square().mean((1, 2, 3)).clamp_min(1e-12)
-    return 10 * torch.log10(4 / mse)
 
 
 # ---- training -------------------------------------------------------------------------------
@@ -467,48 +428,32 @@ def _refine(encoder, G, ws, targets, refine_steps, lr, perceptual, weights) -> t
     return (encoder.w_avg + encoder.w_std * u).detach()
 
 
-def write_inversion(
-    outdir: str | Path, target: np.ndarray, G: nn.Module, ws: torch.Tensor
-) -> dict[str, Path]:
-    """NVIDIA's projector outputs in ``outdir``: ``target.png`` (the uint8 ``[H, W, C]``
-    target), ``proj.png`` (G's image of ``ws``) and ``projected_w.npz`` (key ``w``, float32
-    ``[1, num_ws, w_dim]``, what ``generate --projected-w`` reads)."""
-    outdir = Path(outdir)
-    ws = ws.reshape(1, G.num_ws, G.w_dim).float()
-    with torch.no_grad():
-        proj = G.synthesis(ws.to(_device_of(G)), noise_mode="const")
-    paths = {
-        "target": save_image(target, outdir / "target.png"),
-        "proj": save_image(to_uint8_nhwc(proj)[0].numpy(), outdir / "proj.png"),
-        "w": outdir / "projected_w.npz",
-    }
-    tmp = outdir / f".projected_w.tmp-{id(paths)}.npz"
-    np.savez(tmp, w=ws.cpu().numpy().astype(np.float32))
-    tmp.replace(paths["w"])
-    return paths
-
-
-def invert_files(
+def invert_target(
     encoder: Encoder,
     G: nn.Module,
-    files: Sequence[Path],
-    outdir: str | Path,
+    target: np.ndarray,
+    *,
+    loss: Perceptual | None,
     refine_steps: int = 0,
-    perceptual: Perceptual | None = None,
-    progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Invert each file into ``outdir`` (one file) or ``outdir/<name>/`` (several); returns per
-    file its output paths, PSNR (dB) and seconds."""
-    results = []
-    for path in tqdm(files, desc="inverting", unit="img", disable=not progress):
-        target = load_target_image(path, G.img_resolution)
-        start = time.perf_counter()
-        ws = invert(encoder, G, target[None], refine_steps, perceptual=perceptual)
-        seconds = time.perf_counter() - start
-        where = Path(outdir) if len(files) == 1 else Path(outdir) / path.stem
-        paths = write_inversion(where, target, G, ws)
-        with torch.no_grad():
-            proj = G.synthesis(ws, noise_mode="const").cpu()
-        db = float(psnr(proj, as_float_images(target[None], G.img_resolution, G.img_channels))[0])
-        results.append({"file": path, "outputs": paths, "psnr": db, "seconds": seconds})
-    return results
+) -> Projection:
+    """:func:`invert` of one uint8 ``[H, W, C]`` target (from
+    :func:`stylegan.tools.projection.load_target`) as a :class:`~stylegan.tools.projection.
+    Projection` (method ``"encoder"``, space W+): what ``stylegan project --encoder`` writes.
+    Its ``loss`` is the refinement's objective at the result, ``distance`` the perceptual part
+    (nan without a perceptual distance)."""
+    images = torch.from_numpy(np.ascontiguousarray(target)).permute(2, 0, 1)[None]
+    ws = invert(encoder, G, images, refine_steps, perceptual=loss)
+    targets = as_float_images(images, G.img_resolution, G.img_channels).to(ws.device)
+    with torch.no_grad(), _frozen(G):
+        synth = G.synthesis(ws, noise_mode="const").float()
+        l2, lp = image_losses(synth, targets, loss)
+    objective = DEFAULT_WEIGHTS["l2"] * l2 + DEFAULT_WEIGHTS["perceptual"] * lp
+    return Projection(
+        w=ws.float().cpu(),
+        loss_name=getattr(loss, "name", "none") if loss is not None else "none",
+        space="w+",
+        num_steps=refine_steps,
+        loss=float(objective.sum()),
+        distance=float(lp.sum()) if loss is not None else float("nan"),
+        method="encoder",
+    )

@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,6 @@ from stylegan.latents import class_labels
 
 SPACES = ("w", "w+")
 W_AVG_SEED = 123  # NVIDIA's projector draws its 10,000 z from RandomState(123)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 PROJECTED_W_FILE = "projected_w.npz"
 
 # A distance: ``embed(images in 0..255) -> [N, D]``, with ``name``, ``pixel_weight`` and
@@ -144,6 +144,8 @@ def load_target(path: str | Path, resolution: int, channels: int = 3) -> np.ndar
     from stylegan.data.reader import UnreadableFile, read_regular_file
 
     path = Path(path).expanduser()
+    if not path.exists():
+        raise StyleGANError(f"cannot read target image {path}: not found; give a PNG/JPEG file")
     try:
         img = load_rgb(read_regular_file(path), background=(255, 255, 255))
     except (UnreadableFile, OSError) as err:
@@ -163,14 +165,16 @@ def load_target(path: str | Path, resolution: int, channels: int = 3) -> np.ndar
 
 def list_targets(path: str | Path) -> list[Path]:
     """One file, or the image files of a folder (sorted by name; not recursive)."""
+    from stylegan.data.dataset import is_image_name
+
     path = Path(path).expanduser()
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(p for p in path.iterdir() if p.is_file() and is_image_name(p.name))
         if not files:
             raise StyleGANError(f"no images in {path}: give a PNG/JPEG file or a folder of them")
         return files
     if not path.exists():
-        raise StyleGANError(f"cannot read target image {path}: no such file; give a PNG/JPEG file")
+        raise StyleGANError(f"target not found: {path}; give a PNG/JPEG file or a folder of them")
     return [path]
 
 
@@ -198,7 +202,9 @@ def _check_target(G: nn.Module, target: torch.Tensor) -> None:
 class Projection:
     """What :func:`project` found: ``w`` ``[1, num_ws, w_dim]`` (either space), the ws recorded
     every ``record_every`` steps (``[K, num_ws, w_dim]``, for the video), the final loss and
-    perceptual distance, the optimised noise buffers, and which loss was used."""
+    perceptual distance, the optimised noise buffers, and which loss was used. ``method`` is
+    ``"optimisation"`` (:func:`project`) or ``"encoder"`` (:func:`stylegan.tools.encoder.
+    invert_target`, whose ``num_steps`` are its refinement steps)."""
 
     w: torch.Tensor
     loss_name: str
@@ -208,6 +214,7 @@ class Projection:
     distance: float
     steps: torch.Tensor | None = None
     noise: dict[str, torch.Tensor] = field(default_factory=dict)
+    method: str = "optimisation"
 
 
 def project(
@@ -368,7 +375,7 @@ def tune(
         synth = tuned.synthesis(ws, noise_mode="const").float()
         mse_t = (synth - target_pixels).square().mean()
         dist_t = (loss.embed((synth + 1) * (255 / 2)) - target_features).square().sum()
-        mse, dist = float(mse_t), float(dist_t)
+        mse, dist = float(mse_t.detach()), float(dist_t.detach())
         if dist <= threshold:  # PTI checks before the step
             break
         optimizer.zero_grad(set_to_none=True)
@@ -384,14 +391,28 @@ def tune(
 # ---- files --------------------------------------------------------------------------------------
 
 
+def _check_projected_w(array: np.ndarray, G: nn.Module | None, where: str) -> None:
+    """The one shape check of projected ws: finite ``[N, num_ws, w_dim]``, G's when given."""
+    shape = list(array.shape)
+    if array.ndim == 3 and (G is None or shape[1:] == [G.num_ws, G.w_dim]):
+        if np.isfinite(array).all():
+            return
+        raise StyleGANError(f"{where} holds ws that are not finite; project again")
+    if array.ndim != 3 or G is None:
+        raise StyleGANError(f"{where} holds ws of shape {shape}; expected [N, num_ws, w_dim]")
+    raise StyleGANError(
+        f"{where} holds ws of shape {shape}: w_dim {shape[2]}, num_ws {shape[1]} but the network "
+        f"has w_dim {G.w_dim}, num_ws {G.num_ws}; project with this network"
+    )
+
+
 def save_projected_w(path: str | Path, w: torch.Tensor | np.ndarray) -> Path:
     """Write ``w`` ``[N, num_ws, w_dim]`` as NVIDIA's ``projected_w.npz`` (key ``w``, float32),
     atomically."""
     from stylegan.io.atomic import write_atomically
 
     array = np.asarray(torch.as_tensor(w).detach().cpu(), dtype=np.float32)
-    if array.ndim != 3:
-        raise StyleGANError(f"projected w must be [N, num_ws, w_dim], got {list(array.shape)}")
+    _check_projected_w(array, None, "projected w")
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez would add .npz to a name
@@ -401,8 +422,8 @@ def save_projected_w(path: str | Path, w: torch.Tensor | np.ndarray) -> Path:
 
 
 def load_projected_w(path: str | Path, G: nn.Module | None = None) -> torch.Tensor:
-    """``[N, num_ws, w_dim]`` float32 ws of a ``projected_w.npz`` (ours or NVIDIA's), checked
-    against ``G``'s ``num_ws`` and ``w_dim`` when given."""
+    """``[N, num_ws, w_dim]`` float32 ws of a ``projected_w.npz`` (ours or NVIDIA's; a single
+    ``[num_ws, w_dim]`` is one row), checked against ``G``'s ``num_ws`` and ``w_dim`` when given."""
     path = Path(path).expanduser()
     try:
         with np.load(path, allow_pickle=False) as data:
@@ -419,22 +440,36 @@ def load_projected_w(path: str | Path, G: nn.Module | None = None) -> torch.Tens
         raise StyleGANError(f"cannot read latent file {path}: {reason}") from None
     if array.ndim == 2:
         array = array[None]
-    if array.ndim != 3:
-        raise StyleGANError(
-            f"latent file {path} holds w of shape {list(array.shape)}; expected [N, num_ws, w_dim]"
-        )
-    if G is not None and tuple(array.shape[1:]) != (G.num_ws, G.w_dim):
-        raise StyleGANError(
-            f"latent file {path} is for w_dim {array.shape[2]}, num_ws {array.shape[1]} but the "
-            f"network has w_dim {G.w_dim}, num_ws {G.num_ws}; project with this network"
-        )
+    _check_projected_w(array, G, f"latent file {path}")
     return torch.from_numpy(array)
+
+
+def write_projection(
+    outdir: str | Path,
+    target: np.ndarray,
+    G: nn.Module,
+    w: torch.Tensor,
+    proj: np.ndarray | None = None,
+) -> dict[str, Path]:
+    """NVIDIA's projector outputs in ``outdir``: ``target.png`` (the uint8 ``[H, W, C]``
+    target), ``proj.png`` (G's image of ``w`` ``[1, num_ws, w_dim]`` with constant noise, or
+    ``proj`` when already rendered) and ``projected_w.npz`` (what ``generate --projected-w``
+    reads). Returns the paths by name: ``target``, ``proj``, ``w``."""
+    outdir = Path(outdir)
+    w = w.reshape(1, G.num_ws, G.w_dim).float().cpu()
+    proj = render(G, w)[0] if proj is None else proj
+    return {
+        "target": save_image(target, outdir / "target.png"),
+        "proj": save_image(proj, outdir / "proj.png"),
+        "w": save_projected_w(outdir / PROJECTED_W_FILE, w),
+    }
 
 
 @dataclass
 class ProjectionReport:
     """One target's outcome: where its files are, the loss used, PSNR (dB) of ``proj.png``
-    (and of ``proj_tuned.png`` with PTI), the final perceptual distance."""
+    (and of ``proj_tuned.png`` with PTI), the final perceptual distance, the seconds the
+    projection (or inversion) took."""
 
     target: Path
     outdir: Path
@@ -444,6 +479,7 @@ class ProjectionReport:
     tuned_psnr: float | None = None
     tuned_distance: float | None = None
     files: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def project_to_folder(
@@ -451,32 +487,47 @@ def project_to_folder(
     target_path: str | Path,
     outdir: str | Path,
     *,
-    loss: Distance,
+    loss: Distance | None,
+    encoder: nn.Module | None = None,
+    refine_steps: int = 0,
     save_video: bool = True,
     tune_generator: bool = False,
     tune_steps: int = 350,
+    write_summary: bool = True,
     progress: bool = True,
     **settings: Any,
 ) -> ProjectionReport:
     """Project one image file and write NVIDIA's outputs into ``outdir``: ``target.png``,
     ``proj.png``, ``projected_w.npz``, ``proj.mp4`` (target beside synthesis, every step, 10 fps),
-    ``projection.json`` (settings, loss, PSNR); with ``tune_generator`` also the PTI checkpoint
-    ``tuned/`` (loadable with :func:`stylegan.load`) and ``proj_tuned.png``."""
+    ``projection.json`` (settings, loss, PSNR; unless ``write_summary`` is off); with
+    ``tune_generator`` also the PTI checkpoint ``tuned/`` (loadable with :func:`stylegan.load`)
+    and ``proj_tuned.png``.
+
+    With an ``encoder`` the target is inverted in one pass (and ``refine_steps`` steps,
+    :func:`stylegan.tools.encoder.invert`) instead of optimised: no video, and ``loss`` may be
+    None (pixels only). ``settings`` go to :func:`project`."""
     from stylegan.io.checkpoint import save_checkpoint
     from stylegan.tools.video import write_video
 
     outdir = Path(outdir)
     target = load_target(target_path, G.img_resolution, G.img_channels)
-    result = project(
-        G, target, loss=loss, record_every=1 if save_video else None, progress=progress, **settings
-    )
-    files = [save_image(target, outdir / "target.png")]
+    start = time.perf_counter()
+    if encoder is None:
+        record_every = 1 if save_video else None
+        result = project(
+            G, target, loss=loss, record_every=record_every, progress=progress, **settings
+        )
+    else:
+        from stylegan.tools.encoder import invert_target
+
+        result = invert_target(encoder, G, target, loss=loss, refine_steps=refine_steps)
+    seconds = time.perf_counter() - start
     proj = render(G, result.w)[0]
-    files.append(save_image(proj, outdir / "proj.png"))
-    files.append(save_projected_w(outdir / PROJECTED_W_FILE, result.w))
+    files = list(write_projection(outdir, target, G, result.w, proj).values())
     report = ProjectionReport(
-        Path(target_path), outdir, result.loss_name, _psnr(proj, target), result.distance
-    )
+        Path(target_path), outdir, result.loss_name, psnr(proj, target, drange=(0, 255)),
+        result.distance, seconds=seconds,
+    )  # fmt: skip
     if save_video and result.steps is not None:
         frames = (np.concatenate([target, image], axis=1) for image in _rendered(G, result.steps))
         files.append(write_video(frames, outdir / "proj.mp4", fps=10))
@@ -489,23 +540,28 @@ def project_to_folder(
         files.append(
             save_checkpoint(checkpoint, {"G_ema": tuning.G}, metadata=metadata, overwrite=True)
         )
-        report.tuned_psnr = _psnr(tuned_image, target)
+        report.tuned_psnr = psnr(tuned_image, target, drange=(0, 255))
         report.tuned_distance = tuning.distance
-    summary = {
-        "target": str(target_path),
-        "space": result.space,
-        "num_steps": result.num_steps,
-        "loss": result.loss_name,
-        "pixel_weight": settings.get("pixel_weight", loss.pixel_weight),
-        "settings": {k: v for k, v in settings.items() if k != "pixel_weight"},
-        "final_loss": result.loss,
-        "distance": result.distance,
-        "psnr_db": report.psnr,
-        "tuned": None
-        if not tune_generator
-        else {"psnr_db": report.tuned_psnr, "distance": report.tuned_distance},
-    }
-    files.append(_write_json(outdir / "projection.json", summary))
+    if write_summary:
+        summary = {
+            "target": str(target_path),
+            "method": result.method,
+            "space": result.space,
+            "num_steps": result.num_steps,
+            "loss": result.loss_name,
+            "pixel_weight": settings.get("pixel_weight", getattr(loss, "pixel_weight", 0.0)),
+            "settings": {k: v for k, v in settings.items() if k != "pixel_weight"},
+            "final_loss": result.loss,
+            "distance": result.distance,
+            "psnr_db": report.psnr,
+            "seconds": seconds,
+            "tuned": None
+            if not tune_generator
+            else {"psnr_db": report.tuned_psnr, "distance": report.tuned_distance},
+        }
+        if result.method == "encoder":
+            summary["refine_steps"] = result.num_steps
+        files.append(_write_json(outdir / "projection.json", summary))
     report.files = files
     return report
 
@@ -524,10 +580,6 @@ def project_files(
 def _rendered(G: nn.Module, steps: torch.Tensor, batch_size: int = 16):
     for i in range(0, len(steps), batch_size):
         yield from render(G, steps[i : i + batch_size])
-
-
-def _psnr(image: np.ndarray, target: np.ndarray) -> float:
-    return psnr(torch.from_numpy(image), torch.from_numpy(target), drange=(0, 255))
 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> Path:
