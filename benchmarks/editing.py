@@ -8,10 +8,8 @@ Usage::
 1. An attribute probe is trained on the bundled emoji sample (``stylegan attributes train``), or
    read with ``--probe``; its validation accuracy is reported.
 2. ``--fit-seeds`` seeds are rendered and scored for the category (log-odds); InterFaceGAN's
-   boundary is fitted in W. ``stylegan.tools.directions`` did not exist on main when this was
-   written, so the fit is local and minimal: the top and bottom ``--ratio`` of the seeds by
-   score, a logistic regression between them (instead of a linear SVM: no scikit-learn), its
-   normal ``n = coef / |coef|``.
+   boundary is fitted in W with :func:`stylegan.tools.directions.interfacegan` (the top and
+   bottom ``--ratio`` of the seeds by score, 70/30 split, linear SVM, unit normal).
 3. ``--eval-seeds`` other seeds are edited with ``w + s n`` on every layer for s in
    ``--strengths`` (default -3..3, 7 values) and the fraction whose probe probability for the
    category rises monotonically (strictly, and non-strictly) is reported, with the mean
@@ -30,12 +28,8 @@ import torch
 
 import stylegan
 from stylegan.data.dataset import sample_dataset_path
-from stylegan.metrics.attributes import (
-    fit_logistic_regression,
-    load_attribute_probe,
-    train_attribute_probe,
-)
-from stylegan.tools.direction_set import DirectionSet
+from stylegan.metrics.attributes import load_attribute_probe, train_attribute_probe
+from stylegan.tools.directions import interfacegan
 from stylegan.tools.editing import edit_images, parse_strengths
 from stylegan.tools.generate import seeds_to_ws, synthesize_float
 
@@ -46,19 +40,6 @@ def probe_probabilities(probe, images: np.ndarray, k: int, batch: int = 64) -> n
     return np.concatenate(
         [probe.probabilities(x[i : i + batch])[:, k].cpu().numpy() for i in range(0, len(x), batch)]
     )
-
-
-def fit_interfacegan_w(ws: torch.Tensor, scores: torch.Tensor, ratio: float) -> np.ndarray:
-    """A unit normal separating the top and bottom ``ratio`` of w's by score (InterFaceGAN)."""
-    order = torch.argsort(scores)
-    count = max(2, int(ratio * len(scores)))
-    negative, positive = order[:count], order[-count:]
-    x = torch.cat([ws[negative, 0], ws[positive, 0]])
-    y = torch.cat([torch.zeros(count), torch.ones(count)]).long()
-    mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
-    linear = fit_logistic_regression((x - mean) / std, y, 2, epochs=300, lr=0.05)
-    coef = (linear.weight[1] - linear.weight[0]) / std  # back in w's own coordinates
-    return (coef / coef.norm()).numpy()
 
 
 def main() -> None:
@@ -96,8 +77,10 @@ def main() -> None:
     scores = torch.cat(
         [probe.scores(images[i : i + 64], k).cpu() for i in range(0, len(images), 64)]
     )
-    normal = fit_interfacegan_w(fit_ws.cpu(), scores, args.ratio)
-    directions = DirectionSet(normal[None], "interfacegan", names=[args.category], num_ws=G.num_ws)
+    directions = interfacegan(
+        fit_ws[:, 0].cpu(), scores, confident_fraction=args.ratio, num_ws=G.num_ws,
+        name=args.category,
+    )  # fmt: skip
 
     strengths = parse_strengths(args.strengths)
     eval_seeds = range(100_000, 100_000 + args.eval_seeds)
@@ -114,7 +97,8 @@ def main() -> None:
         "probe_val_accuracy": probe.info.accuracy,
         "probe_train_accuracy": probe.info.train_accuracy,
         "probe_images": probe.info.num_train + probe.info.num_val,
-        "fit": "local logistic-regression InterFaceGAN in W (tools.directions not on main)",
+        "fit": "tools.directions.interfacegan in W (linear SVM)",
+        "boundary_info": directions.info,
         "fit_seeds": args.fit_seeds,
         "ratio": args.ratio,
         "strengths": strengths,
