@@ -179,7 +179,7 @@ def test_every_command_that_trains_exits_with_the_signal_status(tmp_path, monkey
         raise TrainingInterrupted(tmp_path / "run", tmp_path / "run" / "snap", "SIGTERM")
 
     monkeypatch.setattr(stylegan.demo, "run_demo", interrupted)
-    result = CliRunner().invoke(cli, ["demo", "--outdir", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["demo", "--no-zoo", "--outdir", str(tmp_path)])
     assert result.exit_code == 143 and result.output.count("\n") == 1, result.output
     assert result.output.startswith("training stopped by SIGTERM (exit status 143)")
 
@@ -187,7 +187,7 @@ def test_every_command_that_trains_exits_with_the_signal_status(tmp_path, monkey
         raise KeyboardInterrupt
 
     monkeypatch.setattr(stylegan.demo, "run_demo", second_ctrl_c)
-    result = CliRunner().invoke(cli, ["demo", "--outdir", str(tmp_path)])
+    result = CliRunner().invoke(cli, ["demo", "--no-zoo", "--outdir", str(tmp_path)])
     assert result.exit_code == 130 and result.output.startswith("interrupted (Ctrl-C)")
 
 
