@@ -8,7 +8,7 @@ Usage::
 1. An attribute probe is trained on the bundled emoji sample (``stylegan attributes train``), or
    read with ``--probe``; its validation accuracy is reported.
 2. ``--fit-seeds`` seeds are rendered and scored for the category (log-odds); InterFaceGAN's
-   boundary is fitted in W with :func:`stylegan.tools.directions.interfacegan` (the top and
+   boundary is fitted in W with :func:`stylegan.tools.interfacegan.interfacegan` (the top and
    bottom ``--ratio`` of the seeds by score, 70/30 split, linear SVM, unit normal).
 3. ``--eval-seeds`` other seeds are edited with ``w + s n`` on every layer for s in
    ``--strengths`` (default -3..3, 7 values) and the fraction whose probe probability for the
@@ -29,9 +29,9 @@ import torch
 import stylegan
 from stylegan.data.dataset import sample_dataset_path
 from stylegan.metrics.attributes import load_attribute_probe, train_attribute_probe
-from stylegan.tools.directions import interfacegan
 from stylegan.tools.editing import edit_images, parse_strengths
 from stylegan.tools.generate import seeds_to_ws, synthesize_float
+from stylegan.tools.interfacegan import interfacegan
 
 
 def probe_probabilities(probe, images: np.ndarray, k: int, batch: int = 64) -> np.ndarray:
@@ -97,7 +97,7 @@ def main() -> None:
         "probe_val_accuracy": probe.info.accuracy,
         "probe_train_accuracy": probe.info.train_accuracy,
         "probe_images": probe.info.num_train + probe.info.num_val,
-        "fit": "tools.directions.interfacegan in W (linear SVM)",
+        "fit": "tools.interfacegan.interfacegan in W (linear SVM)",
         "boundary_info": directions.info,
         "fit_seeds": args.fit_seeds,
         "ratio": args.ratio,

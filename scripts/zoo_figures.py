@@ -21,9 +21,10 @@ import stylegan
 from stylegan.images import make_grid, save_image
 from stylegan.io.checkpoint import read_config
 from stylegan.io.zoo import zoo_path
-from stylegan.tools.directions import interfacegan_boundary, sefa
+from stylegan.tools.directions import sefa
 from stylegan.tools.editing import edit_grid, edit_images
 from stylegan.tools.generate import generate_images, seeds_to_ws
+from stylegan.tools.interfacegan import interfacegan_boundary
 
 
 def main() -> None:

@@ -9,16 +9,18 @@ import torch
 from stylegan.errors import StyleGANError
 from stylegan.tools.direction_set import DirectionSet, layer_presets, load_directions
 from stylegan.tools.directions import (
-    class_samples,
-    fit_linear_classifier,
     ganspace,
-    interfacegan,
-    interfacegan_boundary,
     pca_components,
-    read_seed_scores,
     sefa,
     stylespace_channels,
     stylespace_stats,
+)
+from stylegan.tools.interfacegan import (
+    class_samples,
+    fit_linear_classifier,
+    interfacegan,
+    interfacegan_boundary,
+    read_seed_scores,
 )
 from stylegan.tools.styles import compute_styles, style_layers
 from tiny_networks import tiny_network

@@ -90,13 +90,14 @@ def directions_command(
     # With --scores, --class only labels the seeds (a conditional network's class).
     seeds_class = class_idx if scores is not None else None
     from stylegan.tools import directions as find
+    from stylegan.tools import interfacegan as ifg
     from stylegan.tools.direction_set import load_directions
 
     loaded = [load_directions(path) for path in conditions]  # bad files fail before the network
-    scores_of = find.read_seed_scores(scores) if scores is not None else None
+    scores_of = ifg.read_seed_scores(scores) if scores is not None else None
     G, _ = load_generator(network, device)
     if class_idx is not None:
-        find.check_class(G, class_idx)
+        ifg.check_class(G, class_idx)
     count = samples or DEFAULT_SAMPLES.get(method)
     if method == "sefa":
         made = find.sefa(G, layers, num)
@@ -114,7 +115,7 @@ def directions_command(
             f"all {len(made)}: {sum(explained):.1%})"
         )
     elif method == "interfacegan":
-        made = find.interfacegan_boundary(
+        made = ifg.interfacegan_boundary(
             G,
             scores if scores is not None else class_idx,
             samples,
@@ -147,14 +148,16 @@ def directions_command(
 
 def _stylespace(G, find, scores_of, class_idx, positives, count, num, seed, batch_size):
     """StyleSpace's positives (the top-scoring seeds, or samples of a class), then its ranking."""
+    from stylegan.tools import interfacegan as ifg
+
     if scores_of is not None:  # class_idx, if any, labels the seeds
         seeds, values = scores_of
         if len(seeds) < 2:
             raise StyleGANError("the scores CSV needs at least 2 rows for StyleSpace positives")
         top = [seeds[i] for i in (-values).argsort(kind="stable")[:positives]]
-        ws = find.seeds_latents(G, top, "w", class_idx)
+        ws = ifg.seeds_latents(G, top, "w", class_idx)
     else:
-        ws = find.class_samples(G, class_idx, max(positives, 2), seed=seed)
+        ws = ifg.class_samples(G, class_idx, max(positives, 2), seed=seed)
     return find.stylespace_channels(
         G,
         ws,
