@@ -8,10 +8,9 @@ loader widens them back to fp32), in one self-describing ``.safetensors`` file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 _TRAIN = (
     "OMP_NUM_THREADS=1 nice -n 19 stylegan train --cfg small --cond {cond} --seed {seed} "
@@ -27,7 +26,6 @@ class ZooNetwork:
     description: str
     command: str  # how it was trained (then exported with scripts/export_zoo.py)
     conditional: bool = False  # its class names are in the file's metadata (``class_names``)
-    info: dict[str, Any] = field(default_factory=dict)  # e.g. kimg, CPU minutes, FID
 
     @property
     def file(self) -> Path:
