@@ -65,6 +65,8 @@ TINY_KWARGS: dict[str, dict[str, Any]] = {
     "encoder.Encoder": dict(
         img_resolution=16, num_ws=6, w_dim=16, channel_base=256, channel_max=16, head_channels=16
     ),
+    # StyleCLIP's latent mapper for the tiny stylegan2.Generator (6 ws: 4 coarse, 2 medium).
+    "mapper.LevelsMapper": dict(num_ws=6, w_dim=16),
 }
 
 

@@ -42,6 +42,24 @@ class TrainingInterrupted(Exception):
         )
 
 
+class ToolTrainingInterrupted(TrainingInterrupted):
+    """A tool's training (an encoder, a text mapper, ...) stopped by a signal after writing its
+    resumable checkpoint; the message says how to continue."""
+
+    what = "training"
+
+    def __init__(self, outdir: Path | None, snapshot: Path | None, signal_name: str):
+        super().__init__(outdir or Path("."), snapshot, signal_name)
+        resume = f"; continue with --resume {snapshot}" if snapshot else " (no --outdir: not saved)"
+        self.args = (
+            f"{self.what} stopped by {signal_name} (exit status {self.exit_code}); "
+            f"checkpoint: {snapshot}{resume}",
+        )
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
 def is_disk_full(err: BaseException) -> bool:
     """Whether ``err`` reports a full disk or quota: by errno, or by the message of writers that
     wrap the OS error in their own exception (safetensors)."""

@@ -170,3 +170,14 @@ def class_labels(class_idx: int | None, c_dim: int, n: int, device="cpu") -> tor
         raise StyleGANError(f"--class {class_idx} is out of range: use 0 .. {c_dim - 1}")
     c[:, class_idx] = 1
     return c
+
+
+def random_class_labels(
+    c_dim: int, n: int, generator: torch.Generator | None = None, device="cpu"
+) -> torch.Tensor:
+    """One-hot labels ``[n, c_dim]`` of classes drawn uniformly from ``generator`` (zeros
+    ``[n, 0]`` for unconditional networks): samples of every class, as training draws them."""
+    c = torch.zeros([n, c_dim])
+    if c_dim:
+        c[torch.arange(n), torch.randint(c_dim, [n], generator=generator)] = 1
+    return c.to(device)

@@ -20,6 +20,7 @@ NETWORKS: dict[str, tuple[str, str]] = {
     "stylegan2.Discriminator": ("stylegan.networks.stylegan2_discriminator", "Discriminator"),
     "stylegan3.Generator": ("stylegan.networks.stylegan3", "Generator"),
     "encoder.Encoder": ("stylegan.networks.encoder", "Encoder"),
+    "mapper.LevelsMapper": ("stylegan.networks.mapper", "LevelsMapper"),
 }
 
 

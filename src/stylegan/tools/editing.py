@@ -91,7 +91,7 @@ def apply_direction(
             f"use {'apply_direction_z' if directions.space == 'z' else 'edit_images'}"
         )
     directions.check_network(G)
-    _check_ws(G, ws)
+    check_ws(G, ws)
     chosen = list(resolve_layers(G, directions, layers))
     edited = ws.clone()
     if strength == 0 and mode == "shift":
@@ -144,7 +144,8 @@ def direction_style_offset(
     return offset
 
 
-def _check_ws(G: nn.Module, ws: torch.Tensor) -> None:
+def check_ws(G: nn.Module, ws: torch.Tensor) -> None:
+    """A one-line error unless ``ws`` is ``[N, num_ws, w_dim]`` of ``G``."""
     expected = [int(G.num_ws), int(G.w_dim)]
     if ws.ndim != 3 or list(ws.shape[1:]) != expected:
         raise StyleGANError(
@@ -211,7 +212,7 @@ def edit_images(
         if c is None:
             c = torch.zeros(latents.shape[0], G.c_dim, device=device)
     else:
-        _check_ws(G, latents)
+        check_ws(G, latents)
     render = (c, (truncation_psi, truncation_cutoff), noise_mode, batch_size)
     columns = []
     for strength in strengths:

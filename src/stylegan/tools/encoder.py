@@ -47,9 +47,9 @@ from torch import nn
 from tqdm import tqdm
 
 from stylegan.data.dataset import ImageDataset
-from stylegan.errors import StyleGANError, TrainingInterrupted
+from stylegan.errors import StyleGANError, ToolTrainingInterrupted
 from stylegan.io.checkpoint import check_checkpoint_destination, load_checkpoint, save_checkpoint
-from stylegan.latents import class_labels
+from stylegan.latents import random_class_labels
 from stylegan.networks.encoder import Encoder, EncoderConfig
 from stylegan.runtime import GracefulStop
 from stylegan.tools.projection import Projection
@@ -78,19 +78,10 @@ class EncoderTraining:
     seconds: float
 
 
-class EncoderTrainingInterrupted(TrainingInterrupted):
+class EncoderTrainingInterrupted(ToolTrainingInterrupted):
     """Encoder training stopped by a signal after writing its resumable checkpoint."""
 
-    def __init__(self, outdir: Path | None, snapshot: Path | None, signal_name: str):
-        super().__init__(outdir or Path("."), snapshot, signal_name)
-        resume = f"; continue with --resume {snapshot}" if snapshot else " (no --outdir: not saved)"
-        self.args = (
-            f"encoder training stopped by {signal_name} (exit status {self.exit_code}); "
-            f"checkpoint: {snapshot}{resume}",
-        )
-
-    def __str__(self) -> str:
-        return self.args[0]
+    what = "encoder training"
 
 
 # ---- latent statistics and samples ----------------------------------------------------------
@@ -122,18 +113,10 @@ def latent_statistics(G: nn.Module, num_samples: int = STATS_SAMPLES) -> tuple[t
     device = _device_of(G)
     gen = np.random.RandomState(STATS_SEED)
     z = torch.from_numpy(gen.randn(num_samples, G.z_dim).astype(np.float32)).to(device)
-    c = _random_labels(G, num_samples, torch.Generator().manual_seed(STATS_SEED), device)
+    c = random_class_labels(G.c_dim, num_samples, torch.Generator().manual_seed(STATS_SEED), device)
     w = G.mapping(z, c)[:, 0].float()
     w_avg = G.mapping.w_avg.float() if hasattr(G.mapping, "w_avg") else w.mean(0)
     return w_avg.clone(), (w - w_avg).square().mean(0).sqrt()
-
-
-def _random_labels(G: nn.Module, n: int, gen: torch.Generator, device) -> torch.Tensor:
-    """One-hot random classes for a conditional G (zeros ``[n, 0]`` otherwise)."""
-    if not G.c_dim:
-        return class_labels(None, 0, n, device=device)
-    idx = torch.randint(G.c_dim, [n], generator=gen)
-    return F.one_hot(idx, G.c_dim).float().to(device)
 
 
 @torch.no_grad()
@@ -144,7 +127,7 @@ def own_samples(
     range edits and demos use), with constant noise: images whose ws are known exactly."""
     device = _device_of(G)
     z = torch.randn([n, G.z_dim], generator=gen).to(device)
-    c = _random_labels(G, n, gen, device)
+    c = random_class_labels(G.c_dim, n, gen, device)
     lo, hi = psi_range
     psi = (lo + (hi - lo) * torch.rand([n, 1, 1], generator=gen)).to(device)
     ws = G.mapping(z, c).float()

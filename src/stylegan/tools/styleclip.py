@@ -1,0 +1,338 @@
+"""Text-driven editing: StyleCLIP's latent optimisation and global directions (Patashnik et al.
+2021); the latent mapper is in :mod:`stylegan.tools.clip_mapper`.
+
+Every method steers with a text-image model passed in (a :class:`TextImageModel`: the shipped
+``twemoji-clip`` or a real CLIP, see :mod:`stylegan.clip`), so tools never load one themselves.
+Each edit has a strength, and strength 1 is the method's own default edit:
+
+- optimisation: ``w_s + strength * (w_opt - w_s)``, ``w_opt`` after 300 Adam steps on
+  ``CLIP distance + 0.008 * ||w - w_s||^2`` in W+ (lr 0.1, NVIDIA's ramps);
+- global directions: ``s + strength * alpha * sigma * r`` in style space, ``r`` the channels'
+  relevance to the text direction (``alpha`` 4.1, channels with ``|r| < beta`` = 0.15 zeroed),
+  saved as an s-space :class:`~stylegan.tools.direction_set.DirectionSet` whose unit is alpha;
+- mapper: ``w + strength * 0.1 * M(w)``.
+
+Strength 0 is the source image exactly in all three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from stylegan.errors import StyleGANError
+from stylegan.tools.direction_set import DirectionSet
+from stylegan.tools.directions import sample_ws, stylespace_stats
+from stylegan.tools.editing import check_ws
+from stylegan.tools.generate import prepare_generator, synthesize
+from stylegan.tools.projection import learning_rate
+from stylegan.tools.styles import compute_styles, style_layers, style_offsets
+
+# Generic prompt templates; a model that was trained on its own (``templates``) is asked with those.
+DEFAULT_TEMPLATES = ("{}", "a photo of a {}.", "a rendering of a {}.", "a drawing of a {}.")
+OPTIMIZE_STEPS = 300
+OPTIMIZE_LR = 0.1
+OPTIMIZE_L2 = 0.008
+GLOBAL_ALPHA = 4.1
+GLOBAL_BETA = 0.15
+RELEVANCE_IMAGES = 100  # StyleCLIP's fs3: 100 images, each channel moved to mean +- 5 sigma
+RELEVANCE_SIGMAS = 5.0
+
+
+class TextImageModel(Protocol):
+    """What text editing needs of a CLIP: unit embeddings of images and texts in one space."""
+
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """``[N, 3, H, W]`` in -1..1 (any size; differentiable) -> unit vectors ``[N, D]``."""
+
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """Prompts -> unit vectors ``[len(texts), D]``."""
+
+
+def text_features(
+    clip: TextImageModel, prompts: Sequence[str], templates: Sequence[str] | None = None
+) -> torch.Tensor:
+    """One unit vector per prompt, averaged over ``templates`` (default: the model's own
+    ``templates`` if it has them, else :data:`DEFAULT_TEMPLATES`) as CLIP's zero-shot does."""
+    if isinstance(prompts, str):
+        prompts = [prompts]
+    if not prompts or any(not str(p).strip() for p in prompts):
+        raise StyleGANError("give a non-empty text prompt, e.g. --text 'red heart'")
+    templates = list(templates or getattr(clip, "templates", None) or DEFAULT_TEMPLATES)
+    out = []
+    with torch.no_grad():
+        for prompt in prompts:
+            emb = clip.encode_text([t.format(prompt) for t in templates]).float()
+            mean = emb.mean(dim=0)
+            out.append(mean / mean.norm().clamp_min(1e-12))
+    return torch.stack(out)
+
+
+def clip_similarity(clip: TextImageModel, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
+    """Cosine similarity ``[N]`` of images (-1..1) to one text vector ``[D]`` or ``[1, D]``."""
+    return clip.encode_image(images).float() @ text.reshape(-1).to(images.device).float()
+
+
+# ---- latent optimisation --------------------------------------------------------------------
+
+
+def optimize_latents(
+    G: nn.Module,
+    clip: TextImageModel,
+    prompt: str,
+    ws_source: torch.Tensor,
+    *,
+    steps: int = OPTIMIZE_STEPS,
+    lr: float = OPTIMIZE_LR,
+    l2_lambda: float = OPTIMIZE_L2,
+    noise_mode: str = "const",
+    templates: Sequence[str] | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    """StyleCLIP's optimisation from ``ws_source [N, num_ws, w_dim]``: the edited ws ``w_opt``.
+
+    Each row is optimised on its own terms (its CLIP distance ``1 - cos`` plus ``l2_lambda``
+    times its squared distance to its source); Adam treats every entry apart, so one batch is N
+    separate optimisations.
+    """
+    if steps < 1 or not lr > 0 or l2_lambda < 0:
+        raise StyleGANError(
+            f"optimisation needs steps >= 1, lr > 0 and l2_lambda >= 0 (got {steps}, {lr}, "
+            f"{l2_lambda})"
+        )
+    G, device = prepare_generator(G)
+    check_ws(G, ws_source)
+    source = ws_source.to(device).float()
+    target = text_features(clip, [prompt], templates)[0].to(device)
+    ws = source.clone().requires_grad_(True)
+    opt = torch.optim.Adam([ws], lr=lr)
+    params = [p for p in G.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        for step in tqdm(range(steps), desc="text optimisation", disable=not progress):
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(step, steps, lr)
+            images = G.synthesis(ws, noise_mode=noise_mode)
+            distance = 1 - clip_similarity(clip, images, target)
+            l2 = (ws - source).square().sum(dim=(1, 2))
+            loss = (distance + l2_lambda * l2).sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+    return ws.detach()
+
+
+def blend(ws_source: torch.Tensor, ws_edited: torch.Tensor, strength: float) -> torch.Tensor:
+    """``w_s + strength * (w_edited - w_s)``: strength 0 is the source exactly, 1 the edit."""
+    if strength == 0:
+        return ws_source.clone()
+    return ws_source + float(strength) * (ws_edited.to(ws_source) - ws_source)
+
+
+# ---- global directions ----------------------------------------------------------------------
+
+
+def editable_channels(G: nn.Module) -> np.ndarray:
+    """Mask ``[total channels]`` of the style channels StyleCLIP edits: all but ToRGB's."""
+    mask = np.zeros(sum(layer.channels for layer in style_layers(G)), bool)
+    for layer in style_layers(G):
+        if "torgb" not in layer.name.lower():
+            mask[layer.offset : layer.offset + layer.channels] = True
+    return mask
+
+
+def _network_digest(G: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(G.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def channel_relevance(
+    G: nn.Module,
+    clip: TextImageModel,
+    *,
+    num_images: int = RELEVANCE_IMAGES,
+    seed: int = 0,
+    batch_size: int = 64,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
+    cache: str | Path | None = None,
+    clip_name: str = "",
+    progress: bool = True,
+) -> np.ndarray:
+    """StyleCLIP's ``fs3``: per style channel, the unit CLIP image direction that moving it
+    makes, ``[total channels, D]`` (zero rows for ToRGB channels).
+
+    For each editable channel, ``num_images`` samples get it set to ``mean - 5 sigma`` and to
+    ``mean + 5 sigma``; the difference of their image embeddings is normalised per image,
+    averaged and normalised again. It costs ``2 * num_images`` renders per channel, so it is
+    computed once and kept in ``cache`` (a folder; the file is named by the network's weights,
+    ``clip_name``, ``num_images`` and ``seed``).
+    """
+    G, device = prepare_generator(G)
+    cache_file = None
+    if cache is not None:
+        key = json.dumps([_network_digest(G), clip_name, num_images, seed])
+        name = hashlib.sha256(key.encode()).hexdigest()[:20]
+        cache_file = Path(cache).expanduser() / f"relevance-{name}.npy"
+        if cache_file.is_file():
+            return np.load(cache_file, allow_pickle=False)
+    if num_images < 1:
+        raise StyleGANError(f"channel relevance needs at least 1 image, got {num_images}")
+    mean, std = stats if stats is not None else stylespace_stats(G, progress=progress)
+    ws = torch.cat([w for _, w in sample_ws(G, num_images, seed=seed, batch_size=batch_size)])
+    styles = compute_styles(G, ws).cpu()
+    channels = np.flatnonzero(editable_channels(G))
+    relevance: np.ndarray | None = None
+    per_batch = max(1, batch_size // (2 * num_images))  # channels per render batch
+    chunks = range(0, len(channels), per_batch)
+    with torch.no_grad():
+        for start in tqdm(chunks, desc="channel relevance", disable=not progress):
+            chosen = channels[start : start + per_batch]
+            embeddings = _moved_embeddings(G, clip, ws, styles, chosen, mean, std, batch_size)
+            if relevance is None:
+                relevance = np.zeros((len(mean), embeddings.shape[-1]), np.float32)
+            relevance[chosen] = embeddings
+    assert relevance is not None
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp.npy")
+        np.save(tmp, relevance)
+        tmp.replace(cache_file)
+    return relevance
+
+
+def _moved_embeddings(G, clip, ws, styles, chosen, mean, std, batch_size) -> np.ndarray:
+    """The unit mean direction ``[len(chosen), D]`` of each chosen channel (see
+    :func:`channel_relevance`)."""
+    n = len(ws)
+    offsets, rows = [], []
+    for c in chosen:
+        for sign in (-1.0, 1.0):
+            offset = torch.zeros_like(styles)
+            offset[:, c] = float(mean[c] + sign * RELEVANCE_SIGMAS * std[c]) - styles[:, c]
+            offsets.append(offset)
+            rows.append(ws)
+    offsets_all, ws_all = torch.cat(offsets), torch.cat(rows)
+    device = ws.device
+    embeddings = []
+    for i in range(0, len(ws_all), batch_size):
+        with style_offsets(G, offsets_all[i : i + batch_size].to(device)):
+            images = G.synthesis(ws_all[i : i + batch_size], noise_mode="const")
+        embeddings.append(clip.encode_image(images).float().cpu())
+    emb = torch.cat(embeddings).reshape(len(chosen), 2, n, -1)
+    diff = emb[:, 1] - emb[:, 0]
+    diff = diff / diff.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    mean_dir = diff.mean(dim=1)
+    return (mean_dir / mean_dir.norm(dim=-1, keepdim=True).clamp_min(1e-12)).numpy()
+
+
+def text_direction(
+    clip: TextImageModel,
+    target: str,
+    neutral: str,
+    templates: Sequence[str] | None = None,
+) -> np.ndarray:
+    """StyleCLIP's ``Δt``: the unit difference of the target and neutral prompts' embeddings."""
+    both = text_features(clip, [target, neutral], templates)
+    delta = both[0] - both[1]
+    if float(delta.norm()) < 1e-6:
+        raise StyleGANError(
+            f"the target {target!r} and neutral {neutral!r} prompts embed alike: give a neutral "
+            "prompt that differs from the target only in what should change"
+        )
+    return (delta / delta.norm()).cpu().numpy()
+
+
+def global_direction(
+    G: nn.Module,
+    relevance: np.ndarray,
+    std: np.ndarray,
+    delta_t: np.ndarray,
+    *,
+    alpha: float = GLOBAL_ALPHA,
+    beta: float = GLOBAL_BETA,
+    name: str = "text",
+    info: dict | None = None,
+) -> DirectionSet:
+    """The s-space direction of a text edit: ``r = fs3 . Δt``, zero where ``|r| < beta``,
+    divided by ``max |r|``, times each channel's ``sigma``; ``unit`` is ``alpha``."""
+    total = sum(layer.channels for layer in style_layers(G))
+    if relevance.shape[0] != total or std.shape != (total,):
+        raise StyleGANError(
+            f"channel relevance for {relevance.shape[0]} channels does not fit this network's "
+            f"{total}: recompute it for this network"
+        )
+    if relevance.shape[1] != delta_t.shape[-1]:
+        raise StyleGANError(
+            f"channel relevance of dimension {relevance.shape[1]} comes from another CLIP than "
+            f"the text direction ({delta_t.shape[-1]}): use the same model for both"
+        )
+    r = relevance.astype(np.float64) @ delta_t.astype(np.float64)
+    top = float(np.abs(r).max(initial=0.0))
+    kept = np.abs(r) >= beta
+    if not kept.any():
+        raise StyleGANError(
+            f"no style channel is relevant at beta {beta:g} (the largest |relevance| is "
+            f"{top:.3f}): lower --beta"
+        )
+    vector = np.where(kept, r / top, 0.0) * std
+    details = {"alpha": alpha, "beta": beta, "channels": int(kept.sum()), "max_relevance": top}
+    return DirectionSet(
+        vector[None].astype(np.float32),
+        method="styleclip-global",
+        space="s",
+        names=[name],
+        unit=np.asarray([alpha], np.float32),
+        num_ws=int(G.num_ws),
+        info={**details, **(info or {})},
+    )
+
+
+# ---- edit grids -----------------------------------------------------------------------------
+
+
+def edited_images(
+    G: nn.Module,
+    ws_source: torch.Tensor,
+    edit: Callable[[torch.Tensor, float], torch.Tensor],
+    strengths: Sequence[float],
+    *,
+    noise_mode: str = "const",
+    batch_size: int = 8,
+) -> np.ndarray:
+    """uint8 ``[rows, strengths, H, W, C]`` of ``edit(ws_source, strength)`` (a ws edit such as
+    a mapper's or :func:`blend` with optimised ws), columns rendered alike."""
+    G, device = prepare_generator(G)
+    check_ws(G, ws_source)
+    source = ws_source.to(device)
+    columns = []
+    with torch.no_grad():
+        for strength in strengths:
+            columns.append(synthesize(G, edit(source, float(strength)), noise_mode, batch_size))
+    return np.stack(columns, axis=1)
+
+
+def edited_frames(
+    G: nn.Module,
+    ws_source: torch.Tensor,
+    edit: Callable[[torch.Tensor, float], torch.Tensor],
+    strengths: Iterator[float] | Sequence[float],
+    **render: object,
+) -> Iterator[np.ndarray]:
+    """One ``[rows, H, W, C]`` array per strength, for a video sweep."""
+    for strength in strengths:
+        yield edited_images(G, ws_source, edit, [strength], **render)[:, 0]
