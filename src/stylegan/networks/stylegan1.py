@@ -35,11 +35,13 @@ from stylegan.networks.config_stylegan1 import (
     StyleGAN1GeneratorConfig,
 )
 from stylegan.networks.layers import (
+    DiscriminatorMixin,
     FullyConnectedLayer,
     GenerateMixin,
     MinibatchStdLayer,
     check_noise_mode,
     check_shape,
+    describe,
     filter_buffer,
 )
 from stylegan.ops import upfirdn2d
@@ -125,10 +127,7 @@ class Conv2dLayer(nn.Module):
         return F.leaky_relu(x, LRELU_SLOPE) if self.activation == "lrelu" else x
 
     def extra_repr(self) -> str:
-        return (
-            f"in={self.in_channels}, out={self.out_channels}, activation={self.activation}, "
-            f"down={self.down}"
-        )
+        return describe(self, "in_channels", "out_channels", "activation", "down")
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,10 +191,8 @@ class SynthesisLayer(nn.Module):
         return x * scale + shift
 
     def extra_repr(self) -> str:
-        return (
-            f"in={self.in_channels}, out={self.out_channels}, resolution={self.resolution}, "
-            f"up={self.up}, use_noise={self.use_noise}"
-        )
+        names = ("in_channels", "out_channels", "resolution", "up", "use_noise")
+        return describe(self, *names)
 
 
 class SynthesisBlock(nn.Module):
@@ -318,10 +315,7 @@ class SynthesisNetwork(nn.Module):
         return nearest_upsample(img, self.img_resolution // img.shape[-1])
 
     def extra_repr(self) -> str:
-        return (
-            f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}"
-        )
+        return describe(self, "w_dim", "num_ws", "img_resolution", "img_channels")
 
 
 class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
@@ -390,7 +384,7 @@ class DiscriminatorEpilogue(nn.Module):
         return self.out(self.fc(self.conv(x).flatten(1)))
 
 
-class Discriminator(ConfiguredNetwork, nn.Module):
+class Discriminator(ConfiguredNetwork, DiscriminatorMixin, nn.Module):
     """Original StyleGAN discriminator: ``D(img, c) -> logits [N, 1]``, growing with ``lod``.
 
     At level of detail ``lod`` the image is box-downsampled by ``2**floor(lod)``, the highest
@@ -424,12 +418,7 @@ class Discriminator(ConfiguredNetwork, nn.Module):
                 resample_filter=resample_filter,
             )
         )
-        self._config = config
-        self.c_dim = config.c_dim
-        self.img_resolution = config.img_resolution
-        self.img_resolution_log2 = config.img_resolution.bit_length() - 1
-        self.img_channels = config.img_channels
-        self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
+        self._adopt_config(config)
         for res in self.block_resolutions:
             block = DiscriminatorBlock(
                 tmp_channels=config.channels(res),
@@ -451,12 +440,12 @@ class Discriminator(ConfiguredNetwork, nn.Module):
         force_fp32: bool = True,
     ) -> torch.Tensor:
         del update_emas, force_fp32  # no running averages; fp32 only
-        res, ch = self.img_resolution, self.img_channels
-        check_shape(img, [None, ch, res, res], "images")
+        self._check_images(img)
         lod = float(self.lod) if lod is None else float(lod)
         if not 0 <= lod <= self.img_resolution_log2 - 2:
             raise StyleGANError(
-                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for {res} px, got {lod}"
+                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for "
+                f"{self.img_resolution} px, got {lod}"
             )
         top = math.floor(lod)  # blocks above img_resolution / 2**top are inactive
         fade = lod - top
@@ -478,9 +467,3 @@ class Discriminator(ConfiguredNetwork, nn.Module):
             check_shape(c, [x.shape[0], self.c_dim], "c (class labels)")
             logits = (logits * c.to(logits.dtype)).sum(dim=1, keepdim=True)
         return logits
-
-    def extra_repr(self) -> str:
-        return (
-            f"c_dim={self.c_dim}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}"
-        )
