@@ -89,6 +89,25 @@ def equalized_conv2d(
     return F.conv2d(x, w, padding=w.shape[-1] // 2)
 
 
+class Growing:
+    """What the growing synthesis network and discriminator share: the ``lod`` buffer (level of
+    detail: how many of the highest resolutions are faded out) and its blocks' levels."""
+
+    def block_lod(self, res: int) -> int:
+        """The level of detail at which block ``res`` is the output resolution."""
+        return self.img_resolution_log2 - (res.bit_length() - 1)
+
+    def _checked_lod(self, lod: float | None) -> float:
+        """``lod`` (the buffer's when None) as a float, refused outside the resolutions."""
+        lod = float(self.lod) if lod is None else float(lod)
+        if not 0 <= lod <= self.img_resolution_log2 - 2:
+            raise StyleGANError(
+                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for "
+                f"{self.img_resolution} px, got {lod}"
+            )
+        return lod
+
+
 class Conv2dLayer(nn.Module):
     """Equalized-lr convolution, bias and leaky ReLU (or linear with gain 1), as the original's
     FromRGB, ToRGB and discriminator convs; ``down`` blurs, convolves and averages 2x2 blocks."""
@@ -238,7 +257,7 @@ class SynthesisBlock(nn.Module):
         return self.conv1(x, ws[:, 1], noise_mode)
 
 
-class SynthesisNetwork(nn.Module):
+class SynthesisNetwork(Growing, nn.Module):
     """Blocks ``b4 ... b{img_resolution}`` turning ``ws [N, num_ws, w_dim]`` into images.
 
     ``lod`` (a buffer, 0 when fully grown) fades out the top resolutions: blocks above
@@ -267,10 +286,6 @@ class SynthesisNetwork(nn.Module):
             setattr(self, f"b{res}", block)
         self.register_buffer("lod", torch.zeros([]))
 
-    def block_lod(self, res: int) -> int:
-        """The level of detail at which block ``res`` is the output resolution."""
-        return self.img_resolution_log2 - (res.bit_length() - 1)
-
     def active_num_ws(self, lod: float | None = None) -> int:
         """How many ws the blocks used at ``lod`` consume (style mixing draws its cutoff
         below this while the network grows)."""
@@ -291,12 +306,7 @@ class SynthesisNetwork(nn.Module):
         del force_fp32, fused_modconv, update_emas
         check_noise_mode(noise_mode)
         check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
-        lod = float(self.lod) if lod is None else float(lod)
-        if not 0 <= lod <= self.img_resolution_log2 - 2:
-            raise StyleGANError(
-                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for "
-                f"{self.img_resolution} px, got {lod}"
-            )
+        lod = self._checked_lod(lod)
         ws = ws.to(torch.float32)
         top = math.floor(lod)  # block_lod of the highest active block
         fade = lod - top
@@ -384,7 +394,7 @@ class DiscriminatorEpilogue(nn.Module):
         return self.out(self.fc(self.conv(x).flatten(1)))
 
 
-class Discriminator(ConfiguredNetwork, DiscriminatorMixin, nn.Module):
+class Discriminator(ConfiguredNetwork, DiscriminatorMixin, Growing, nn.Module):
     """Original StyleGAN discriminator: ``D(img, c) -> logits [N, 1]``, growing with ``lod``.
 
     At level of detail ``lod`` the image is box-downsampled by ``2**floor(lod)``, the highest
@@ -441,17 +451,12 @@ class Discriminator(ConfiguredNetwork, DiscriminatorMixin, nn.Module):
     ) -> torch.Tensor:
         del update_emas, force_fp32  # no running averages; fp32 only
         self._check_images(img)
-        lod = float(self.lod) if lod is None else float(lod)
-        if not 0 <= lod <= self.img_resolution_log2 - 2:
-            raise StyleGANError(
-                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for "
-                f"{self.img_resolution} px, got {lod}"
-            )
+        lod = self._checked_lod(lod)
         top = math.floor(lod)  # blocks above img_resolution / 2**top are inactive
         fade = lod - top
         x = None
         for r in self.block_resolutions + [4]:
-            block_lod = self.img_resolution_log2 - (r.bit_length() - 1)
+            block_lod = self.block_lod(r)
             if block_lod < top:
                 continue
             block = getattr(self, f"b{r}")
