@@ -31,6 +31,7 @@ from stylegan.networks.config_checks import (
     _type_hints,
 )
 from stylegan.networks.config_kwargs import (
+    Kwarg,
     _freeze,
     _mapping,
     _repository_defaults,
@@ -109,6 +110,25 @@ class ConfigBase:
                 )
 
 
+class InitKwargsConfig(ConfigBase):
+    """A config read from and written as its network's constructor keyword arguments (an
+    official pickle's ``init_kwargs``) through its table of :class:`Kwarg` rows."""
+
+    # Official argument -> field, one row each (set below each class); the network, as errors
+    # about its arguments name it.
+    init_table: ClassVar[tuple[Kwarg, ...]]
+    init_what: ClassVar[str]
+
+    @classmethod
+    def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
+        """Read the network's constructor keyword arguments (laid out as the official ones)."""
+        return read_init_kwargs(cls, cls.init_table, kwargs, cls.init_what)
+
+    def to_init_kwargs(self) -> dict[str, Any]:
+        """The constructor keyword arguments (official layout) that rebuild this network."""
+        return write_init_kwargs(self, self.init_table)
+
+
 class ConfiguredNetwork:
     """Mixin for networks built from a frozen config: ``from_config``, ``config``, ``init_kwargs``.
 
@@ -134,8 +154,18 @@ class ConfiguredNetwork:
         return self._config.to_init_kwargs()
 
 
+_MAPPING_FIELDS = (
+    "num_layers",
+    "embed_features",
+    "layer_features",
+    "activation",
+    "lr_multiplier",
+    "w_avg_beta",
+)
+
+
 @dataclasses.dataclass(frozen=True)
-class MappingConfig(ConfigBase):
+class MappingConfig(InitKwargsConfig):
     """The mapping network's settings (``mapping_kwargs`` in the official code)."""
 
     num_layers: int = 8
@@ -144,6 +174,8 @@ class MappingConfig(ConfigBase):
     activation: str = "lrelu"
     lr_multiplier: float = 0.01
     w_avg_beta: float | None = 0.998  # None = no w_avg (no truncation)
+
+    init_what: ClassVar[str] = "mapping"
 
     def __post_init__(self):
         self._prepare_fields()
@@ -160,33 +192,40 @@ class MappingConfig(ConfigBase):
     def from_init_kwargs(cls, kwargs: Mapping[str, Any], defaults: str = "stylegan3"):
         """Read official ``mapping_kwargs``."""
         repo = _repository_defaults(defaults, "generator", "mapping.")
-        return read_init_kwargs(cls, _MAPPING_TABLE, kwargs, "mapping", repo)
-
-    def to_init_kwargs(self) -> dict[str, Any]:
-        """Official ``mapping_kwargs``."""
-        return write_init_kwargs(self, _MAPPING_TABLE)
+        return read_init_kwargs(cls, cls.init_table, kwargs, cls.init_what, repo)
 
 
-_MAPPING_FIELDS = (
-    "num_layers",
-    "embed_features",
-    "layer_features",
-    "activation",
-    "lr_multiplier",
-    "w_avg_beta",
-)
-_MAPPING_TABLE = _table(*_MAPPING_FIELDS)
+MappingConfig.init_table = _table(*_MAPPING_FIELDS)
 
 
 @dataclasses.dataclass(frozen=True)
-class GeneratorConfig(ConfigBase):
-    """Everything that defines a StyleGAN2 generator; defaults are the official class defaults."""
+class GeneratorConfigBase(InitKwargsConfig):
+    """The official top-level arguments of every generator (StyleGAN 1, 2 and 3), first in its
+    config; each generation's mapping settings (``mapping_kwargs``) follow as ``mapping``."""
 
     z_dim: int
     c_dim: int
     w_dim: int
     img_resolution: int
     img_channels: int
+
+    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
+
+    def _check_latents(self, min_z_dim: int) -> None:
+        """A w of at least one number, and a z of at least ``min_z_dim``."""
+        if self.w_dim < 1 or self.z_dim < min_z_dim:
+            raise StyleGANError(
+                f"need w_dim >= 1 and z_dim >= {min_z_dim}, got {self.w_dim}, {self.z_dim}"
+            )
+
+
+_GENERATOR_TOP = tuple(f.name for f in dataclasses.fields(GeneratorConfigBase))
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratorConfig(GeneratorConfigBase):
+    """Everything that defines a StyleGAN2 generator; defaults are the official class defaults."""
+
     mapping: MappingConfig = dataclasses.field(default_factory=MappingConfig)
     channel_base: int = 32768
     channel_max: int = 512
@@ -198,8 +237,6 @@ class GeneratorConfig(ConfigBase):
     activation: str = "lrelu"
     kernel_size: int = 3
     fused_modconv_default: bool | str = True  # True, False or "inference_only"
-
-    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
 
     # Official synthesis-level keyword arguments, in the order they are exported.
     SYNTHESIS_KWARGS: ClassVar[tuple[str, ...]] = (
@@ -214,12 +251,12 @@ class GeneratorConfig(ConfigBase):
         "kernel_size",
         "fused_modconv_default",
     )
+    init_what: ClassVar[str] = "generator"
 
     def __post_init__(self):
         self._prepare_fields()
         _check_common(self)
-        if self.w_dim < 1 or self.z_dim < 0:
-            raise StyleGANError(f"need w_dim >= 1 and z_dim >= 0, got {self.w_dim}, {self.z_dim}")
+        self._check_latents(0)
         if self.fused_modconv_default not in FUSED_MODCONV_CHOICES:
             raise StyleGANError(
                 "fused_modconv_default must be True, False or 'inference_only', "
@@ -244,16 +281,11 @@ class GeneratorConfig(ConfigBase):
         repo = _repository_defaults(defaults, "generator")
         # stylegan2-ada nests the synthesis arguments; stylegan3 passes them flat.
         return read_init_kwargs(
-            cls, _GENERATOR_TABLE, kwargs, "generator", repo, flatten=("synthesis_kwargs",)
+            cls, cls.init_table, kwargs, cls.init_what, repo, flatten=("synthesis_kwargs",)
         )
 
-    def to_init_kwargs(self) -> dict[str, Any]:
-        """Official (stylegan3-repository) generator keyword arguments."""
-        return write_init_kwargs(self, _GENERATOR_TABLE)
 
-
-_GENERATOR_TOP = ("z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
-_GENERATOR_TABLE = _table(
+GeneratorConfig.init_table = _table(
     *_top(*_GENERATOR_TOP), *_mapping(*_MAPPING_FIELDS), *GeneratorConfig.SYNTHESIS_KWARGS
 )
 
@@ -263,7 +295,7 @@ def _generator_size(cfg: Any) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class DiscriminatorConfig(ConfigBase):
+class DiscriminatorConfig(InitKwargsConfig):
     """Everything that defines a StyleGAN2 discriminator; defaults are the official ones."""
 
     c_dim: int
@@ -285,6 +317,7 @@ class DiscriminatorConfig(ConfigBase):
     )
 
     nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
+    init_what: ClassVar[str] = "discriminator"
 
     def __post_init__(self):
         self._prepare_fields()
@@ -313,16 +346,12 @@ class DiscriminatorConfig(ConfigBase):
             "mapping_kwargs.w_avg_beta": "the discriminator's mapping_kwargs cannot set w_avg_beta"
         }
         return read_init_kwargs(
-            cls, _DISCRIMINATOR_TABLE, kwargs, "discriminator", repo, forbidden=forbidden
+            cls, cls.init_table, kwargs, cls.init_what, repo, forbidden=forbidden
         )
-
-    def to_init_kwargs(self) -> dict[str, Any]:
-        """Official discriminator keyword arguments."""
-        return write_init_kwargs(self, _DISCRIMINATOR_TABLE)
 
 
 # The block and the epilogue both take an activation; ours is one field, so they must agree.
-_DISCRIMINATOR_TABLE = _table(
+DiscriminatorConfig.init_table = _table(
     *_top("c_dim", "img_resolution", "img_channels"),
     "architecture",
     "channel_base",

@@ -4,11 +4,15 @@ their constructor keyword arguments."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stylegan.errors import StyleGANError
-from stylegan.networks.config import _GENERATOR_TOP, ConfigBase, MappingConfig
+from stylegan.networks.config import (
+    _GENERATOR_TOP,
+    GeneratorConfigBase,
+    InitKwargsConfig,
+    MappingConfig,
+)
 from stylegan.networks.config_checks import (
     _SIZE_FIELDS,
     _check_at_least,
@@ -18,17 +22,11 @@ from stylegan.networks.config_checks import (
     _mapping_size,
     _styled_synthesis_size,
 )
-from stylegan.networks.config_kwargs import (
-    _mapping,
-    _table,
-    _top,
-    read_init_kwargs,
-    write_init_kwargs,
-)
+from stylegan.networks.config_kwargs import _mapping, _table, _top
 
 
 @dataclasses.dataclass(frozen=True)
-class StyleGAN1GeneratorConfig(ConfigBase):
+class StyleGAN1GeneratorConfig(GeneratorConfigBase):
     """Everything that defines an original StyleGAN generator (``G_style`` of NVlabs/stylegan).
 
     Defaults are the paper's: 8 mapping layers with lr multiplier 0.01, ``channel_base`` 16384
@@ -36,11 +34,6 @@ class StyleGAN1GeneratorConfig(ConfigBase):
     and the truncation the original ``Gs`` applies by default (psi 0.7 on the first 8 ws).
     """
 
-    z_dim: int
-    c_dim: int
-    w_dim: int
-    img_resolution: int
-    img_channels: int
     mapping: MappingConfig = dataclasses.field(
         default_factory=lambda: MappingConfig(w_avg_beta=0.995)
     )
@@ -51,7 +44,6 @@ class StyleGAN1GeneratorConfig(ConfigBase):
     truncation_psi: float = 0.7  # default of G(z, c) and generate(), as the original Gs
     truncation_cutoff: int | None = 8
 
-    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
     SYNTHESIS_KWARGS: ClassVar[tuple[str, ...]] = (
         "channel_base",
         "channel_max",
@@ -60,12 +52,12 @@ class StyleGAN1GeneratorConfig(ConfigBase):
         "truncation_psi",
         "truncation_cutoff",
     )
+    init_what: ClassVar[str] = "StyleGAN generator"
 
     def __post_init__(self):
         self._prepare_fields()
         _check_widths(self)
-        if self.w_dim < 1 or self.z_dim < 1:
-            raise StyleGANError(f"need w_dim >= 1 and z_dim >= 1, got {self.w_dim}, {self.z_dim}")
+        self._check_latents(1)
         if self.mapping.w_avg_beta is None:
             raise StyleGANError("the StyleGAN mapping network tracks w_avg: set w_avg_beta")
         _check_size(self, _stylegan1_size, _SIZE_FIELDS)
@@ -75,18 +67,9 @@ class StyleGAN1GeneratorConfig(ConfigBase):
         """One w per layer: two per resolution from 4x4 up (18 at 1024 px)."""
         return 2 * (self.img_resolution.bit_length() - 1) - 2
 
-    @classmethod
-    def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
-        """Read our constructor keyword arguments (laid out as the official PyTorch ones)."""
-        return read_init_kwargs(cls, _STYLEGAN1_TABLE, kwargs, "StyleGAN generator")
-
-    def to_init_kwargs(self) -> dict[str, Any]:
-        """Constructor keyword arguments that rebuild this network."""
-        return write_init_kwargs(self, _STYLEGAN1_TABLE)
-
 
 # The StyleGAN (v1) mapping network: z is pixel-normed, w tracked with 0.995; no label embedding.
-_STYLEGAN1_TABLE = _table(
+StyleGAN1GeneratorConfig.init_table = _table(
     *_top(*_GENERATOR_TOP),
     *_mapping("num_layers", "layer_features", "activation", "lr_multiplier", "w_avg_beta"),
     *StyleGAN1GeneratorConfig.SYNTHESIS_KWARGS,
@@ -98,7 +81,7 @@ def _stylegan1_size(cfg: Any) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class StyleGAN1DiscriminatorConfig(ConfigBase):
+class StyleGAN1DiscriminatorConfig(InitKwargsConfig):
     """Everything that defines the original StyleGAN discriminator (``D_basic``): per-resolution
     FromRGB layers for progressive growing, blur before each downsampling conv, minibatch
     standard deviation and two dense layers at 4x4. Labels are used as in the original: one
@@ -113,6 +96,8 @@ class StyleGAN1DiscriminatorConfig(ConfigBase):
     mbstd_num_channels: int = 1  # 0 = no minibatch-std layer
     resample_filter: tuple[float, ...] = (1, 2, 1)
 
+    init_what: ClassVar[str] = "StyleGAN discriminator"
+
     def __post_init__(self):
         self._prepare_fields()
         _check_widths(self)
@@ -123,17 +108,8 @@ class StyleGAN1DiscriminatorConfig(ConfigBase):
         _check_at_least(self, 1, "mbstd_group_size", allow_none=True)
         _check_size(self, _discriminator_size, _SIZE_FIELDS[2:])
 
-    @classmethod
-    def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
-        """Read our constructor keyword arguments."""
-        return read_init_kwargs(cls, _STYLEGAN1_D_TABLE, kwargs, "StyleGAN discriminator")
 
-    def to_init_kwargs(self) -> dict[str, Any]:
-        """Constructor keyword arguments that rebuild this network."""
-        return write_init_kwargs(self, _STYLEGAN1_D_TABLE)
-
-
-_STYLEGAN1_D_TABLE = _table(
+StyleGAN1DiscriminatorConfig.init_table = _table(
     *_top("c_dim", "img_resolution", "img_channels"),
     "channel_base",
     "channel_max",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from stylegan.errors import StyleGANError
-from stylegan.networks.config import _GENERATOR_TOP, ConfigBase, MappingConfig
+from stylegan.networks.config import _GENERATOR_TOP, GeneratorConfigBase, MappingConfig
 from stylegan.networks.config_checks import (
     _SIZE_FIELDS,
     _check_at_least,
@@ -17,26 +16,15 @@ from stylegan.networks.config_checks import (
     _check_size,
     _mapping_size,
 )
-from stylegan.networks.config_kwargs import (
-    _mapping,
-    _table,
-    _top,
-    read_init_kwargs,
-    write_init_kwargs,
-)
+from stylegan.networks.config_kwargs import _mapping, _table, _top
 
 
 @dataclasses.dataclass(frozen=True)
-class StyleGAN3GeneratorConfig(ConfigBase):
+class StyleGAN3GeneratorConfig(GeneratorConfigBase):
     """Everything that defines a StyleGAN3 (alias-free) generator; defaults are the official
     class defaults, i.e. config T. Config R is ``conv_kernel=1, use_radial_filters=True`` (and
     twice the channels)."""
 
-    z_dim: int
-    c_dim: int
-    w_dim: int
-    img_resolution: int
-    img_channels: int
     mapping: MappingConfig = dataclasses.field(default_factory=lambda: MappingConfig(num_layers=2))
     channel_base: int = 32768
     channel_max: int = 512
@@ -54,8 +42,6 @@ class StyleGAN3GeneratorConfig(ConfigBase):
     use_radial_filters: bool = False
     conv_clamp: float | None = 256
     magnitude_ema_beta: float = 0.999
-
-    nested: ClassVar[dict[str, type]] = {"mapping": MappingConfig}
 
     # Official synthesis- and layer-level keyword arguments, in the order they are exported.
     SYNTHESIS_KWARGS: ClassVar[tuple[str, ...]] = (
@@ -76,6 +62,7 @@ class StyleGAN3GeneratorConfig(ConfigBase):
         "conv_clamp",
         "magnitude_ema_beta",
     )
+    init_what: ClassVar[str] = "StyleGAN3 generator"
 
     def __post_init__(self):
         self._prepare_fields()
@@ -127,19 +114,9 @@ class StyleGAN3GeneratorConfig(ConfigBase):
         """How many w vectors the synthesis network consumes: input, each layer, and ToRGB."""
         return self.num_layers + 2
 
-    @classmethod
-    def from_init_kwargs(cls, kwargs: Mapping[str, Any]):
-        """Read an official StyleGAN3 generator's ``init_kwargs``
-        (``training/networks_stylegan3.py``)."""
-        return read_init_kwargs(cls, _STYLEGAN3_TABLE, kwargs, "StyleGAN3 generator")
-
-    def to_init_kwargs(self) -> dict[str, Any]:
-        """Official StyleGAN3 generator keyword arguments."""
-        return write_init_kwargs(self, _STYLEGAN3_TABLE)
-
 
 # The StyleGAN3 mapping network takes a subset of ours.
-_STYLEGAN3_TABLE = _table(
+StyleGAN3GeneratorConfig.init_table = _table(
     *_top(*_GENERATOR_TOP),
     *_mapping("num_layers", "lr_multiplier", "w_avg_beta"),
     *StyleGAN3GeneratorConfig.SYNTHESIS_KWARGS,

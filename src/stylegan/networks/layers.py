@@ -18,6 +18,7 @@ from tqdm import tqdm
 from stylegan.errors import StyleGANError
 from stylegan.images import to_uint8_nhwc
 from stylegan.latents import class_labels, parse_seeds, z_from_seeds
+from stylegan.networks.config_checks import ARCHITECTURES
 from stylegan.ops import bias_act, conv2d_resample, upfirdn2d
 
 
@@ -72,6 +73,15 @@ def check_noise_mode(noise_mode: str) -> str:
             f"unknown noise mode {noise_mode!r}: noise_mode must be one of {', '.join(NOISE_MODES)}"
         )
     return noise_mode
+
+
+# How extra_repr labels the widths of a layer.
+_REPR_LABELS = dict(in_channels="in", out_channels="out", in_features="in", out_features="out")
+
+
+def describe(module: nn.Module, *names: str) -> str:
+    """Every network's ``extra_repr``: ``name=value`` per attribute named (widths: in / out)."""
+    return ", ".join(f"{_REPR_LABELS.get(name, name)}={getattr(module, name)}" for name in names)
 
 
 LOW_PRECISIONS = {"fp16": torch.float16, "bf16": torch.bfloat16}
@@ -145,15 +155,44 @@ class FullyConnectedLayer(nn.Module):
         return bias_act.bias_act(x.matmul(w.t()), b, act=self.activation, inplace=True)
 
     def extra_repr(self) -> str:
-        return f"in={self.in_features}, out={self.out_features}, activation={self.activation}"
+        return describe(self, "in_features", "out_features", "activation")
 
 
-class Conv2dLayer(nn.Module):
-    """Convolution with equalized learning rate, optional FIR up/downsampling and clamping.
+class ConvActivation:
+    """What StyleGAN2's conv layers (:class:`Conv2dLayer`, the synthesis layer) share: settings,
+    resampling filter, and the fused bias + activation + clamp ending their forward pass.
+    ``conv_clamp`` (times the caller's ``gain``) keeps fp16 finite as in the official code; it
+    changes outputs, so it is applied in fp32 too."""
 
-    ``conv_clamp`` bounds the activations (times the caller's ``gain``) as the official code
-    does to keep fp16 finite; it changes outputs, so it is applied in fp32 too.
-    """
+    def _init_conv(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        activation: str,
+        up: int,
+        conv_clamp: float | None,
+        resample_filter: Sequence[float],
+    ) -> None:
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.activation = activation
+        self.up = up
+        self.conv_clamp = conv_clamp
+        self.register_buffer("resample_filter", filter_buffer(resample_filter))
+        self.padding = kernel_size // 2
+        self.act_gain = activation_gain(activation)
+
+    def _bias_act(self, x: torch.Tensor, b: torch.Tensor | None, gain: float) -> torch.Tensor:
+        """Bias, activation, gain and clamp on ``x``, the conv's fresh output (updated in place)."""
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act.bias_act(
+            x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp, inplace=True
+        )
+
+
+class Conv2dLayer(ConvActivation, nn.Module):
+    """Convolution with equalized learning rate, optional FIR up/downsampling and clamping."""
 
     def __init__(
         self,
@@ -171,16 +210,11 @@ class Conv2dLayer(nn.Module):
     ):
         super().__init__()
         del channels_last
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        self.activation = activation
-        self.up = up
+        self._init_conv(
+            in_channels, out_channels, kernel_size, activation, up, conv_clamp, resample_filter
+        )
         self.down = down
-        self.conv_clamp = conv_clamp
-        self.register_buffer("resample_filter", filter_buffer(resample_filter))
-        self.padding = kernel_size // 2
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
-        self.act_gain = activation_gain(activation)
 
         weight = torch.randn([out_channels, in_channels, kernel_size, kernel_size])
         bias_value = torch.zeros([out_channels]) if bias else None
@@ -207,17 +241,37 @@ class Conv2dLayer(nn.Module):
             padding=self.padding,
             flip_weight=(self.up == 1),  # correlation is faster; transposed conv needs the flip
         )
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        # conv2d_resample always returns a new tensor, so bias_act may update it in place.
-        return bias_act.bias_act(
-            x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp, inplace=True
-        )
+        return self._bias_act(x, b, gain)  # conv2d_resample always returns a new tensor
 
     def extra_repr(self) -> str:
-        return (
-            f"in={self.in_channels}, out={self.out_channels}, activation={self.activation}, "
-            f"up={self.up}, down={self.down}"
-        )
+        return describe(self, "in_channels", "out_channels", "activation", "up", "down")
+
+
+class ResolutionBlock:
+    """What StyleGAN2's G and D blocks share: architecture, resolution, image channels, the fp16
+    switch :func:`block_dtype` reads and the image path's resampling filter (their 1st buffer)."""
+
+    def _init_block(
+        self,
+        in_channels: int,
+        resolution: int,
+        img_channels: int,
+        architecture: str,
+        use_fp16: bool,
+        resample_filter: Sequence[float],
+    ) -> None:
+        if architecture not in ARCHITECTURES:
+            raise StyleGANError(f"unknown architecture {architecture!r}")
+        self.in_channels = in_channels
+        self.resolution = resolution
+        self.img_channels = img_channels
+        self.architecture = architecture
+        self.use_fp16 = use_fp16  # in low precision once set_mixed_precision() enables it
+        self.low_precision: torch.dtype | None = None
+        self.register_buffer("resample_filter", filter_buffer(resample_filter))
+
+    def extra_repr(self) -> str:
+        return describe(self, "resolution", "architecture")
 
 
 class MappingNetwork(nn.Module):
@@ -312,7 +366,7 @@ class MappingNetwork(nn.Module):
         return torch.cat([head, ws[:, truncation_cutoff:]], dim=1)
 
     def extra_repr(self) -> str:
-        return f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, num_ws={self.num_ws}"
+        return describe(self, "z_dim", "c_dim", "w_dim", "num_ws")
 
 
 class MinibatchStdLayer(nn.Module):
@@ -343,7 +397,7 @@ class MinibatchStdLayer(nn.Module):
         return torch.cat([x, y], dim=1)
 
     def extra_repr(self) -> str:
-        return f"group_size={self.group_size}, num_channels={self.num_channels}"
+        return describe(self, "group_size", "num_channels")
 
 
 class GenerateMixin:
@@ -427,10 +481,7 @@ class GenerateMixin:
         return self.synthesis(ws, update_emas=update_emas, **synthesis_kwargs)
 
     def extra_repr(self) -> str:
-        return (
-            f"z_dim={self.z_dim}, c_dim={self.c_dim}, w_dim={self.w_dim}, "
-            f"img_resolution={self.img_resolution}, img_channels={self.img_channels}"
-        )
+        return describe(self, "z_dim", "c_dim", "w_dim", "img_resolution", "img_channels")
 
     def generate(
         self,
@@ -447,6 +498,26 @@ class GenerateMixin:
         return seeds_to_images(
             self, seeds, truncation_psi, truncation_cutoff, class_idx, noise_mode, batch_size
         )
+
+
+class DiscriminatorMixin:
+    """What the StyleGAN 1 and 2 discriminators share: attributes from the config (blocks from
+    the image resolution down to 8; ``b4`` is the epilogue), the image check and ``repr``."""
+
+    def _adopt_config(self, config: Any) -> None:
+        self._config = config
+        self.c_dim = config.c_dim
+        self.img_resolution = config.img_resolution
+        self.img_resolution_log2 = config.img_resolution.bit_length() - 1
+        self.img_channels = config.img_channels
+        self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
+
+    def _check_images(self, img: torch.Tensor) -> None:
+        res, ch = self.img_resolution, self.img_channels
+        check_shape(img, [None, ch, res, res], "images")
+
+    def extra_repr(self) -> str:
+        return describe(self, "c_dim", "img_resolution", "img_channels")
 
 
 def seeds_to_images(

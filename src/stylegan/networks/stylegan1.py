@@ -35,11 +35,13 @@ from stylegan.networks.config_stylegan1 import (
     StyleGAN1GeneratorConfig,
 )
 from stylegan.networks.layers import (
+    DiscriminatorMixin,
     FullyConnectedLayer,
     GenerateMixin,
     MinibatchStdLayer,
     check_noise_mode,
     check_shape,
+    describe,
     filter_buffer,
 )
 from stylegan.ops import upfirdn2d
@@ -87,6 +89,25 @@ def equalized_conv2d(
     return F.conv2d(x, w, padding=w.shape[-1] // 2)
 
 
+class Growing:
+    """What the growing synthesis network and discriminator share: the ``lod`` buffer (level of
+    detail: how many of the highest resolutions are faded out) and its blocks' levels."""
+
+    def block_lod(self, res: int) -> int:
+        """The level of detail at which block ``res`` is the output resolution."""
+        return self.img_resolution_log2 - (res.bit_length() - 1)
+
+    def _checked_lod(self, lod: float | None) -> float:
+        """``lod`` (the buffer's when None) as a float, refused outside the resolutions."""
+        lod = float(self.lod) if lod is None else float(lod)
+        if not 0 <= lod <= self.img_resolution_log2 - 2:
+            raise StyleGANError(
+                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for "
+                f"{self.img_resolution} px, got {lod}"
+            )
+        return lod
+
+
 class Conv2dLayer(nn.Module):
     """Equalized-lr convolution, bias and leaky ReLU (or linear with gain 1), as the original's
     FromRGB, ToRGB and discriminator convs; ``down`` blurs, convolves and averages 2x2 blocks."""
@@ -125,10 +146,7 @@ class Conv2dLayer(nn.Module):
         return F.leaky_relu(x, LRELU_SLOPE) if self.activation == "lrelu" else x
 
     def extra_repr(self) -> str:
-        return (
-            f"in={self.in_channels}, out={self.out_channels}, activation={self.activation}, "
-            f"down={self.down}"
-        )
+        return describe(self, "in_channels", "out_channels", "activation", "down")
 
 
 # --------------------------------------------------------------------------------------------
@@ -192,10 +210,8 @@ class SynthesisLayer(nn.Module):
         return x * scale + shift
 
     def extra_repr(self) -> str:
-        return (
-            f"in={self.in_channels}, out={self.out_channels}, resolution={self.resolution}, "
-            f"up={self.up}, use_noise={self.use_noise}"
-        )
+        names = ("in_channels", "out_channels", "resolution", "up", "use_noise")
+        return describe(self, *names)
 
 
 class SynthesisBlock(nn.Module):
@@ -241,7 +257,7 @@ class SynthesisBlock(nn.Module):
         return self.conv1(x, ws[:, 1], noise_mode)
 
 
-class SynthesisNetwork(nn.Module):
+class SynthesisNetwork(Growing, nn.Module):
     """Blocks ``b4 ... b{img_resolution}`` turning ``ws [N, num_ws, w_dim]`` into images.
 
     ``lod`` (a buffer, 0 when fully grown) fades out the top resolutions: blocks above
@@ -270,10 +286,6 @@ class SynthesisNetwork(nn.Module):
             setattr(self, f"b{res}", block)
         self.register_buffer("lod", torch.zeros([]))
 
-    def block_lod(self, res: int) -> int:
-        """The level of detail at which block ``res`` is the output resolution."""
-        return self.img_resolution_log2 - (res.bit_length() - 1)
-
     def active_num_ws(self, lod: float | None = None) -> int:
         """How many ws the blocks used at ``lod`` consume (style mixing draws its cutoff
         below this while the network grows)."""
@@ -294,12 +306,7 @@ class SynthesisNetwork(nn.Module):
         del force_fp32, fused_modconv, update_emas
         check_noise_mode(noise_mode)
         check_shape(ws, [None, self.num_ws, self.w_dim], "ws")
-        lod = float(self.lod) if lod is None else float(lod)
-        if not 0 <= lod <= self.img_resolution_log2 - 2:
-            raise StyleGANError(
-                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for "
-                f"{self.img_resolution} px, got {lod}"
-            )
+        lod = self._checked_lod(lod)
         ws = ws.to(torch.float32)
         top = math.floor(lod)  # block_lod of the highest active block
         fade = lod - top
@@ -318,10 +325,7 @@ class SynthesisNetwork(nn.Module):
         return nearest_upsample(img, self.img_resolution // img.shape[-1])
 
     def extra_repr(self) -> str:
-        return (
-            f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}"
-        )
+        return describe(self, "w_dim", "num_ws", "img_resolution", "img_channels")
 
 
 class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):
@@ -390,7 +394,7 @@ class DiscriminatorEpilogue(nn.Module):
         return self.out(self.fc(self.conv(x).flatten(1)))
 
 
-class Discriminator(ConfiguredNetwork, nn.Module):
+class Discriminator(ConfiguredNetwork, DiscriminatorMixin, Growing, nn.Module):
     """Original StyleGAN discriminator: ``D(img, c) -> logits [N, 1]``, growing with ``lod``.
 
     At level of detail ``lod`` the image is box-downsampled by ``2**floor(lod)``, the highest
@@ -424,12 +428,7 @@ class Discriminator(ConfiguredNetwork, nn.Module):
                 resample_filter=resample_filter,
             )
         )
-        self._config = config
-        self.c_dim = config.c_dim
-        self.img_resolution = config.img_resolution
-        self.img_resolution_log2 = config.img_resolution.bit_length() - 1
-        self.img_channels = config.img_channels
-        self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
+        self._adopt_config(config)
         for res in self.block_resolutions:
             block = DiscriminatorBlock(
                 tmp_channels=config.channels(res),
@@ -451,18 +450,13 @@ class Discriminator(ConfiguredNetwork, nn.Module):
         force_fp32: bool = True,
     ) -> torch.Tensor:
         del update_emas, force_fp32  # no running averages; fp32 only
-        res, ch = self.img_resolution, self.img_channels
-        check_shape(img, [None, ch, res, res], "images")
-        lod = float(self.lod) if lod is None else float(lod)
-        if not 0 <= lod <= self.img_resolution_log2 - 2:
-            raise StyleGANError(
-                f"lod must lie in [0, {self.img_resolution_log2 - 2}] for {res} px, got {lod}"
-            )
+        self._check_images(img)
+        lod = self._checked_lod(lod)
         top = math.floor(lod)  # blocks above img_resolution / 2**top are inactive
         fade = lod - top
         x = None
         for r in self.block_resolutions + [4]:
-            block_lod = self.img_resolution_log2 - (r.bit_length() - 1)
+            block_lod = self.block_lod(r)
             if block_lod < top:
                 continue
             block = getattr(self, f"b{r}")
@@ -478,9 +472,3 @@ class Discriminator(ConfiguredNetwork, nn.Module):
             check_shape(c, [x.shape[0], self.c_dim], "c (class labels)")
             logits = (logits * c.to(logits.dtype)).sum(dim=1, keepdim=True)
         return logits
-
-    def extra_repr(self) -> str:
-        return (
-            f"c_dim={self.c_dim}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}"
-        )

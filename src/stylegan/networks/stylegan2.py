@@ -23,18 +23,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from stylegan.errors import StyleGANError
 from stylegan.networks.config import ConfiguredNetwork, GeneratorConfig
 from stylegan.networks.layers import (
     RESNET_GAIN,
     Conv2dLayer,
+    ConvActivation,
     FullyConnectedLayer,
     GenerateMixin,
-    activation_gain,
+    ResolutionBlock,
     block_dtype,
     check_noise_mode,
     check_shape,
-    filter_buffer,
+    describe,
 )
 from stylegan.networks.stylegan2_discriminator import Discriminator as Discriminator  # public name
 from stylegan.ops import bias_act, upfirdn2d
@@ -44,7 +44,16 @@ from stylegan.ops.modulated_conv import modulated_conv2d, untracked
 # Generator
 
 
-class SynthesisLayer(nn.Module):
+def _init_modulated(
+    layer: nn.Module, in_channels: int, out_channels: int, w_dim: int, kernel_size: int
+) -> None:
+    """The style affine of a modulated conv (one style per input channel; bias 1 starts it at
+    identity) and its weight, made in the official order (so a seed gives the same weights)."""
+    layer.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+    layer.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+
+
+class SynthesisLayer(ConvActivation, nn.Module):
     """Modulated 3x3 conv (optionally upsampling 2x), plus per-pixel noise, bias and lrelu."""
 
     def __init__(
@@ -63,23 +72,13 @@ class SynthesisLayer(nn.Module):
     ):
         super().__init__()
         del channels_last
-        self.in_channels = in_channels
-        self.out_channels = out_channels
+        self._init_conv(
+            in_channels, out_channels, kernel_size, activation, up, conv_clamp, resample_filter
+        )
         self.w_dim = w_dim
         self.resolution = resolution
-        self.up = up
         self.use_noise = use_noise
-        self.activation = activation
-        self.conv_clamp = conv_clamp
-        self.register_buffer("resample_filter", filter_buffer(resample_filter))
-        self.padding = kernel_size // 2
-        self.act_gain = activation_gain(activation)
-
-        # The affine layer turns w into one style per input channel; bias 1 starts it at identity.
-        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(
-            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
-        )
+        _init_modulated(self, in_channels, out_channels, w_dim, kernel_size)
         if use_noise:
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
@@ -118,18 +117,11 @@ class SynthesisLayer(nn.Module):
             fused_modconv=fused_modconv,
             overwrite_x=overwrite_input,
         )
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        b = self.bias.to(x.dtype)
-        # The conv output is this call's own temporary: bias_act may reuse it.
-        return bias_act.bias_act(
-            x, b, act=self.activation, gain=self.act_gain * gain, clamp=clamp, inplace=True
-        )
+        return self._bias_act(x, self.bias.to(x.dtype), gain)
 
     def extra_repr(self) -> str:
-        return (
-            f"in={self.in_channels}, out={self.out_channels}, w_dim={self.w_dim}, "
-            f"resolution={self.resolution}, up={self.up}, activation={self.activation}"
-        )
+        names = ("in_channels", "out_channels", "w_dim", "resolution", "up", "activation")
+        return describe(self, *names)
 
 
 class ToRGBLayer(nn.Module):
@@ -150,10 +142,7 @@ class ToRGBLayer(nn.Module):
         self.out_channels = out_channels
         self.w_dim = w_dim
         self.conv_clamp = conv_clamp
-        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
-        self.weight = nn.Parameter(
-            torch.randn([out_channels, in_channels, kernel_size, kernel_size])
-        )
+        _init_modulated(self, in_channels, out_channels, w_dim, kernel_size)
         self.bias = nn.Parameter(torch.zeros([out_channels]))
         self.weight_gain = 1 / math.sqrt(in_channels * kernel_size**2)
 
@@ -163,10 +152,10 @@ class ToRGBLayer(nn.Module):
         return bias_act.bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, inplace=True)
 
     def extra_repr(self) -> str:
-        return f"in={self.in_channels}, out={self.out_channels}, w_dim={self.w_dim}"
+        return describe(self, "in_channels", "out_channels", "w_dim")
 
 
-class SynthesisBlock(nn.Module):
+class SynthesisBlock(ResolutionBlock, nn.Module):
     """One resolution of the synthesis network: (up)conv, conv, and the image path.
 
     ``orig`` outputs an image only at the last block; ``skip`` sums upsampled ToRGB outputs of
@@ -192,18 +181,12 @@ class SynthesisBlock(nn.Module):
     ):
         super().__init__()
         del fp16_channels_last
-        if architecture not in ("orig", "skip", "resnet"):
-            raise StyleGANError(f"unknown architecture {architecture!r}")
-        self.in_channels = in_channels
+        self._init_block(
+            in_channels, resolution, img_channels, architecture, use_fp16, resample_filter
+        )
         self.w_dim = w_dim
-        self.resolution = resolution
-        self.img_channels = img_channels
         self.is_last = is_last
-        self.architecture = architecture
-        self.use_fp16 = use_fp16  # in low precision once set_mixed_precision() enables it
-        self.low_precision: torch.dtype | None = None
         self.fused_modconv_default = fused_modconv_default
-        self.register_buffer("resample_filter", filter_buffer(resample_filter))
         self.num_conv = 0
         self.num_torgb = 0
 
@@ -292,9 +275,6 @@ class SynthesisBlock(nn.Module):
                 img = img.add_(y) if untracked(img, y) else img + y
         return x, img
 
-    def extra_repr(self) -> str:
-        return f"resolution={self.resolution}, architecture={self.architecture}"
-
 
 class SynthesisNetwork(nn.Module):
     """Blocks ``b4 ... b{img_resolution}`` turning ``ws [N, num_ws, w_dim]`` into images."""
@@ -376,10 +356,8 @@ class SynthesisNetwork(nn.Module):
         return img
 
     def extra_repr(self) -> str:
-        return (
-            f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}, num_fp16_res={self.num_fp16_res}"
-        )
+        names = ("w_dim", "num_ws", "img_resolution", "img_channels", "num_fp16_res")
+        return describe(self, *names)
 
 
 class Generator(ConfiguredNetwork, GenerateMixin, nn.Module):

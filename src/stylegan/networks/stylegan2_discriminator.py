@@ -24,17 +24,19 @@ from stylegan.networks.config import ConfiguredNetwork, DiscriminatorConfig
 from stylegan.networks.layers import (
     RESNET_GAIN,
     Conv2dLayer,
+    DiscriminatorMixin,
     FullyConnectedLayer,
     MappingNetwork,
     MinibatchStdLayer,
+    ResolutionBlock,
     block_dtype,
     check_shape,
-    filter_buffer,
+    describe,
 )
 from stylegan.ops import upfirdn2d
 
 
-class DiscriminatorBlock(nn.Module):
+class DiscriminatorBlock(ResolutionBlock, nn.Module):
     """One resolution of the discriminator: conv, downsampling conv, and the image path.
 
     The first block (``in_channels == 0``) and every ``skip`` block read the image through a
@@ -62,16 +64,10 @@ class DiscriminatorBlock(nn.Module):
         del fp16_channels_last
         if in_channels not in (0, tmp_channels):
             raise StyleGANError(f"in_channels must be 0 or {tmp_channels}, got {in_channels}")
-        if architecture not in ("orig", "skip", "resnet"):
-            raise StyleGANError(f"unknown architecture {architecture!r}")
-        self.in_channels = in_channels
-        self.resolution = resolution
-        self.img_channels = img_channels
+        self._init_block(
+            in_channels, resolution, img_channels, architecture, use_fp16, resample_filter
+        )
         self.first_layer_idx = first_layer_idx
-        self.architecture = architecture
-        self.use_fp16 = use_fp16  # in low precision once set_mixed_precision() enables it
-        self.low_precision: torch.dtype | None = None
-        self.register_buffer("resample_filter", filter_buffer(resample_filter))
         self.num_layers = 0
 
         def trainable() -> bool:
@@ -133,9 +129,6 @@ class DiscriminatorBlock(nn.Module):
             x = self.conv1(self.conv0(x))
         return x, img
 
-    def extra_repr(self) -> str:
-        return f"resolution={self.resolution}, architecture={self.architecture}"
-
 
 class DiscriminatorEpilogue(nn.Module):
     """The 4x4 head: minibatch std, conv, two dense layers, and the label projection."""
@@ -196,10 +189,10 @@ class DiscriminatorEpilogue(nn.Module):
         return x
 
     def extra_repr(self) -> str:
-        return f"resolution={self.resolution}, architecture={self.architecture}"
+        return describe(self, "resolution", "architecture")
 
 
-class Discriminator(ConfiguredNetwork, nn.Module):
+class Discriminator(ConfiguredNetwork, DiscriminatorMixin, nn.Module):
     """StyleGAN2 discriminator: ``D(img, c) -> logits [N, 1]``.
 
     Takes NVIDIA's constructor arguments and keeps them as a frozen
@@ -242,12 +235,7 @@ class Discriminator(ConfiguredNetwork, nn.Module):
         )
         if config.img_resolution < 8:
             raise StyleGANError("the discriminator needs img_resolution >= 8")
-        self._config = config
-        self.c_dim = config.c_dim
-        self.img_resolution = config.img_resolution
-        self.img_resolution_log2 = config.img_resolution.bit_length() - 1
-        self.img_channels = config.img_channels
-        self.block_resolutions = [2**i for i in range(self.img_resolution_log2, 2, -1)]
+        self._adopt_config(config)
         fp16_resolution = max(2 ** (self.img_resolution_log2 + 1 - config.num_fp16_res), 8)
         cmap_dim = config.effective_cmap_dim
 
@@ -293,8 +281,7 @@ class Discriminator(ConfiguredNetwork, nn.Module):
         force_fp32: bool = False,
     ) -> torch.Tensor:
         del update_emas  # the discriminator keeps no running averages
-        res, ch = self.img_resolution, self.img_channels
-        check_shape(img, [None, ch, res, res], "images")
+        self._check_images(img)
         x = None
         for r in self.block_resolutions:
             x, img = getattr(self, f"b{r}")(x, img, force_fp32=force_fp32)
@@ -303,9 +290,3 @@ class Discriminator(ConfiguredNetwork, nn.Module):
             check_shape(c, [x.shape[0], self.c_dim], "c (class labels)")
             cmap = self.mapping(None, c)
         return self.b4(x, img, cmap)
-
-    def extra_repr(self) -> str:
-        return (
-            f"c_dim={self.c_dim}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}"
-        )

@@ -33,6 +33,7 @@ from stylegan.networks.layers import (
     block_dtype,
     check_noise_mode,
     check_shape,
+    describe,
 )
 from stylegan.ops.filtered_lrelu import filtered_lrelu
 from stylegan.ops.modulated_conv import modulated_conv2d, untracked
@@ -501,11 +502,16 @@ class SynthesisNetwork(nn.Module):
         return x
 
     def extra_repr(self) -> str:
-        return (
-            f"w_dim={self.w_dim}, num_ws={self.num_ws}, img_resolution={self.img_resolution}, "
-            f"img_channels={self.img_channels}, num_layers={self.num_layers}, "
-            f"num_critical={self.num_critical}, margin_size={self.margin_size}, "
-            f"num_fp16_res={self.num_fp16_res}"
+        return describe(
+            self,
+            "w_dim",
+            "num_ws",
+            "img_resolution",
+            "img_channels",
+            "num_layers",
+            "num_critical",
+            "margin_size",
+            "num_fp16_res",
         )
 
 

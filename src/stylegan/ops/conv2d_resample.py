@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from stylegan.ops import upfirdn2d
-from stylegan.ops.upfirdn2d import Padding, _get_filter_size, _parse_padding
+from stylegan.ops.upfirdn2d import Padding, _check_filter, _parse_padding, widened_padding
 
 
 def _conv(
@@ -65,20 +65,16 @@ def _check(
 def _resample_padding(
     f: torch.Tensor | None, up: int, down: int, padding: Padding
 ) -> tuple[int, int, int, int]:
-    """Padding relative to the upsampled image, widened so the output is exactly up/down."""
-    fw, fh = _get_filter_size(f)
-    px0, px1, py0, py1 = _parse_padding(padding)
+    """Padding relative to the upsampled image, widened so the output is exactly up/down: for
+    the upsampling, then for the downsampling (each as ``upsample2d`` / ``downsample2d``)."""
+    if f is not None:
+        _check_filter(f)  # even where no resampling applies it
+    pads = _parse_padding(padding)
     if up > 1:
-        px0 += (fw + up - 1) // 2
-        px1 += (fw - up) // 2
-        py0 += (fh + up - 1) // 2
-        py1 += (fh - up) // 2
+        pads = widened_padding(pads, f, up=up)
     if down > 1:
-        px0 += (fw - down + 1) // 2
-        px1 += (fw - down) // 2
-        py0 += (fh - down + 1) // 2
-        py1 += (fh - down) // 2
-    return px0, px1, py0, py1
+        pads = widened_padding(pads, f, down=down)
+    return pads[0], pads[1], pads[2], pads[3]
 
 
 def conv2d_resample(

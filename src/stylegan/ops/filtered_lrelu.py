@@ -21,6 +21,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -49,6 +50,21 @@ def _filter_size(f: torch.Tensor | None) -> tuple[int, int]:
     return int(f.shape[-1]), int(f.shape[0])
 
 
+class _Call(NamedTuple):
+    """One call's checked arguments, as every implementation takes them: ``pads`` is
+    ``(x0, x1, y0, y1)`` relative to the upsampled image, the numbers are Python floats."""
+
+    fu: torch.Tensor | None
+    fd: torch.Tensor | None
+    up: int
+    down: int
+    pads: tuple[int, int, int, int]
+    gain: float
+    slope: float
+    clamp: float | None
+    flip_filter: bool
+
+
 def _parse(
     x: object,
     fu: torch.Tensor | None,
@@ -60,8 +76,9 @@ def _parse(
     gain: float,
     slope: float,
     clamp: float | None,
-) -> tuple[tuple[int, int, int, int], tuple[int, int], float, float, float | None]:
-    """Validate the arguments; return the padding, the output size ``(h, w)`` and the floats."""
+    flip_filter: bool,
+) -> tuple[_Call, tuple[int, int]]:
+    """Validate the arguments; return them checked and the output size ``(h, w)``."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
         shape = list(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a 4-D tensor [N, C, H, W], got {shape}")
@@ -113,7 +130,8 @@ def _parse(
         )
     out_w = (mid_w - (fd_w - 1) + (down - 1)) // down
     out_h = (mid_h - (fd_h - 1) + (down - 1)) // down
-    return (px0, px1, py0, py1), (out_h, out_w), gain, slope, clamp
+    call = _Call(fu, fd, up, down, (px0, px1, py0, py1), gain, slope, clamp, flip_filter)
+    return call, (out_h, out_w)
 
 
 def filtered_lrelu(
@@ -139,11 +157,10 @@ def filtered_lrelu(
     correlation. The output is ``[N, C, (H*up + px0 + px1 - fu_w + 1 - fd_w + down) // down,
     ...]`` (likewise for the height). Differentiable in ``x`` and ``b``.
     """
-    pads, out_hw, gain, slope, clamp = _parse(x, fu, fd, b, up, down, padding, gain, slope, clamp)
+    call, out_hw = _parse(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or (b is not None and b.requires_grad)
     )
-    args = (fu, fd, up, down, pads, gain, slope, clamp, flip_filter)
     if (
         not needs_grad
         and x.device.type == "cpu"
@@ -151,27 +168,14 @@ def filtered_lrelu(
         and _blocked_supported(fu, up)
     ):
         # Detached: the worker threads do not inherit this thread's no_grad mode.
-        y = _blocked_cpu(x.detach(), None if b is None else b.detach(), *args)
+        y = _blocked_cpu(x.detach(), None if b is None else b.detach(), call)
     else:
-        y = _composed(x, b, *args, inplace=not needs_grad)
+        y = _composed(x, b, call, inplace=not needs_grad)
     assert tuple(y.shape[2:]) == out_hw
     return y
 
 
-def _composed(
-    x: torch.Tensor,
-    b: torch.Tensor | None,
-    fu: torch.Tensor | None,
-    fd: torch.Tensor | None,
-    up: int,
-    down: int,
-    pads: tuple[int, int, int, int],
-    gain: float,
-    slope: float,
-    clamp: float | None,
-    flip_filter: bool,
-    inplace: bool,
-) -> torch.Tensor:
+def _composed(x: torch.Tensor, b: torch.Tensor | None, call: _Call, inplace: bool) -> torch.Tensor:
     """The op from :func:`upfirdn2d.upfirdn2d` and element-wise ops; autograd to any order.
 
     ``upfirdn2d`` never multiplies inserted zeros (strided transposed convolution) nor computes
@@ -179,6 +183,7 @@ def _composed(
     ``clamp(gain * lrelu(y), c) == gain * clamp(lrelu(y), c / gain)``; with ``inplace`` the
     activation overwrites the upsampled temporary.
     """
+    fu, fd, up, down, pads, gain, slope, clamp, flip_filter = call
     y = x if b is None else x + b.reshape(1, -1, 1, 1).to(x.dtype)
     y = _U.upfirdn2d(y, fu, up=up, padding=list(pads), gain=up**2, flip_filter=flip_filter)
     y = _activation(y, slope, None if clamp is None else clamp / gain, inplace)
@@ -251,20 +256,9 @@ def _blocked_supported(fu: torch.Tensor | None, up: int) -> bool:
     return (fu is not None and fu.ndim == 1) or (fu is None and up == 1)
 
 
-def _blocked_cpu(
-    x: torch.Tensor,
-    b: torch.Tensor | None,
-    fu: torch.Tensor | None,
-    fd: torch.Tensor | None,
-    up: int,
-    down: int,
-    pads: tuple[int, int, int, int],
-    gain: float,
-    slope: float,
-    clamp: float | None,
-    flip_filter: bool,
-) -> torch.Tensor:
+def _blocked_cpu(x: torch.Tensor, b: torch.Tensor | None, call: _Call) -> torch.Tensor:
     """No-grad CPU path; needs a separable ``fu`` (or none with ``up == 1``)."""
+    fu, fd, up, down, pads, gain, slope, clamp, flip_filter = call
     n, c, h, w = x.shape
     dt = x.dtype
     k = 1 if fu is None else int(fu.shape[0])
@@ -419,9 +413,9 @@ def filtered_lrelu_reference(
     Zero-stuff, pad, full 2-D convolution with ``fu`` (as a sum of shifted copies), activation,
     full 2-D convolution with ``fd``, subsample. Separable filters act as their outer product.
     """
-    (px0, px1, py0, py1), _, gain, slope, clamp = _parse(
-        x, fu, fd, b, up, down, padding, gain, slope, clamp
-    )
+    call, _ = _parse(x, fu, fd, b, up, down, padding, gain, slope, clamp, flip_filter)
+    px0, px1, py0, py1 = call.pads
+    gain, slope, clamp = call.gain, call.slope, call.clamp
 
     def as_2d(f: torch.Tensor | None, scale: float) -> torch.Tensor:
         if f is None:
@@ -433,18 +427,6 @@ def filtered_lrelu_reference(
             f = f.flip([0, 1])  # correlation == convolution with the flipped filter
         return f * scale
 
-    def convolve_valid(img: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
-        fh, fw = f.shape
-        out_h = img.shape[2] - fh + 1
-        out_w = img.shape[3] - fw + 1
-        out = img.new_zeros([img.shape[0], img.shape[1], out_h, out_w])
-        for i in range(fh):
-            for j in range(fw):
-                # Convolution: tap (i, j) weighs the pixel (fh-1-i, fw-1-j) before the output.
-                src = img[:, :, fh - 1 - i : fh - 1 - i + out_h, fw - 1 - j : fw - 1 - j + out_w]
-                out = out + f[i, j] * src
-        return out
-
     n, c, h, w = x.shape
     # 1. Bias.
     if b is not None:
@@ -455,13 +437,13 @@ def filtered_lrelu_reference(
     # 3. Pad with zeros; negative padding crops.
     padded = F.pad(stuffed, [px0, px1, py0, py1])
     # 4. Convolve with fu, scaled by up**2 to keep the DC gain of the zero-stuffed image at 1.
-    y = convolve_valid(padded, as_2d(fu, up**2))
+    y = _U.convolve_valid_reference(padded, as_2d(fu, up**2))
     # 5.-7. Leaky ReLU, gain, clamp.
     y = torch.where(y >= 0, y, y * slope) * gain
     if clamp is not None:
         y = torch.minimum(torch.maximum(y, torch.full_like(y, -clamp)), torch.full_like(y, clamp))
     # 8. Convolve with fd.
-    y = convolve_valid(y, as_2d(fd, 1.0))
+    y = _U.convolve_valid_reference(y, as_2d(fd, 1.0))
     # 9. Keep every down-th pixel.
     return y[:, :, ::down, ::down]
 

@@ -10,6 +10,7 @@ badly with the batch on CPU, so there the non-fused route is used whatever the c
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -74,10 +75,22 @@ def modulated_conv2d(
         weight = weight * (1 / math.sqrt(in_channels * kh * kw) / max_w)
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
     route = _fused if use_fused_route(x, fused_modconv) else _nonfused
-    conv_kwargs = dict(
-        f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight
-    )
+    conv_kwargs = _conv_kwargs(resample_filter, up, down, padding, flip_weight)
     return route(x, weight, styles, noise, demodulate, conv_kwargs, overwrite_x)
+
+
+def _conv_kwargs(
+    resample_filter: torch.Tensor | None, up: int, down: int, padding: Padding, flip_weight: bool
+) -> dict[str, Any]:
+    """The keyword arguments of the conv2d_resample call every route makes."""
+    return dict(f=resample_filter, up=up, down=down, padding=padding, flip_weight=flip_weight)
+
+
+def _plus_noise(x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
+    """``x + noise``, into ``x`` (the conv's own output) when autograd records nothing."""
+    if noise is None:
+        return x
+    return x.add_(noise.to(x.dtype)) if untracked(x, noise) else x + noise.to(x.dtype)
 
 
 def _fused(
@@ -100,10 +113,7 @@ def _fused(
     x = x.reshape(1, -1, *x.shape[2:])
     w = w.reshape(-1, in_channels, kh, kw).to(x.dtype)
     x = conv2d_resample(x, w, groups=batch_size, **conv_kwargs)
-    x = x.reshape(batch_size, -1, *x.shape[2:])
-    if noise is not None:
-        return x.add_(noise.to(x.dtype)) if untracked(x, noise) else x + noise.to(x.dtype)
-    return x
+    return _plus_noise(x.reshape(batch_size, -1, *x.shape[2:]), noise)
 
 
 def _nonfused(
@@ -138,9 +148,7 @@ def _nonfused(
         if noise is not None:
             return torch.addcmul(noise.to(x.dtype), x, dcoefs)
         return x * dcoefs
-    if noise is not None:
-        return x.add_(noise.to(x.dtype)) if untracked(x, noise) else x + noise.to(x.dtype)
-    return x
+    return _plus_noise(x, noise)
 
 
 def untracked(*tensors: torch.Tensor | None) -> bool:
@@ -169,20 +177,12 @@ def modulated_conv2d_reference(
     (it cancels under demodulation anyway).
     """
     _check(x, weight, styles)
+    conv_kwargs = _conv_kwargs(resample_filter, up, down, padding, flip_weight)
     outputs = []
     for n in range(x.shape[0]):
         w = weight * styles[n].reshape(1, -1, 1, 1)  # scale input channel i by s[n, i]
         if demodulate:
             w = w / torch.sqrt(w.square().sum(dim=[1, 2, 3], keepdim=True) + 1e-8)
-        y = conv2d_resample_reference(
-            x[n : n + 1],
-            w.to(x.dtype),
-            f=resample_filter,
-            up=up,
-            down=down,
-            padding=padding,
-            flip_weight=flip_weight,
-        )
-        outputs.append(y)
+        outputs.append(conv2d_resample_reference(x[n : n + 1], w.to(x.dtype), **conv_kwargs))
     out = torch.cat(outputs)
     return out + noise.to(out.dtype) if noise is not None else out

@@ -257,17 +257,42 @@ def upfirdn2d_reference(
         f = torch.outer(f, f)  # a separable filter acts as its outer product
     if flip_filter:
         f = f.flip([0, 1])  # correlation == convolution with the flipped filter
+    out = convolve_valid_reference(padded, f)
+    # 4. Keep every down-th pixel.
+    return out[:, :, ::downy, ::downx]
+
+
+def convolve_valid_reference(img: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """Every channel of ``img`` convolved with the 2-D ``f`` where it fits entirely ("valid"),
+    literally: a sum of shifted, weighted copies. The one convolution of the references."""
     fh, fw = f.shape
-    out_h = padded.shape[2] - fh + 1
-    out_w = padded.shape[3] - fw + 1
-    out = x.new_zeros([n, c, out_h, out_w])
+    out_h = img.shape[2] - fh + 1
+    out_w = img.shape[3] - fw + 1
+    out = img.new_zeros([img.shape[0], img.shape[1], out_h, out_w])
     for i in range(fh):
         for j in range(fw):
             # Convolution: tap (i, j) multiplies the input (fh-1-i, fw-1-j) pixels back.
-            shifted = padded[:, :, fh - 1 - i : fh - 1 - i + out_h, fw - 1 - j : fw - 1 - j + out_w]
+            shifted = img[:, :, fh - 1 - i : fh - 1 - i + out_h, fw - 1 - j : fw - 1 - j + out_w]
             out = out + f[i, j] * shifted
-    # 4. Keep every down-th pixel.
-    return out[:, :, ::downy, ::downx]
+    return out
+
+
+def widened_padding(
+    padding: Padding, f: torch.Tensor | None, up: Scaling = 1, down: Scaling = 1
+) -> list[int]:
+    """``[x0, x1, y0, y1]``: ``padding`` plus what centres ``f`` on upsampling by ``up`` or on
+    downsampling by ``down`` (the other one 1; both 1: plain filtering), so that the output is
+    exactly ``up`` times, or ``1 / down`` of, the input."""
+    upx, upy = _parse_scaling(up)
+    downx, downy = _parse_scaling(down)
+    padx0, padx1, pady0, pady1 = _parse_padding(padding)
+    fw, fh = _get_filter_size(f)
+    return [
+        padx0 + (fw + upx - downx) // 2,
+        padx1 + (fw - upx - downx + 1) // 2,
+        pady0 + (fh + upy - downy) // 2,
+        pady1 + (fh - upy - downy + 1) // 2,
+    ]
 
 
 def filter2d(
@@ -278,9 +303,7 @@ def filter2d(
     gain: float = 1,
 ) -> torch.Tensor:
     """Filter without resampling; by default the output keeps the input's shape."""
-    padx0, padx1, pady0, pady1 = _parse_padding(padding)
-    fw, fh = _get_filter_size(f)
-    p = [padx0 + fw // 2, padx1 + (fw - 1) // 2, pady0 + fh // 2, pady1 + (fh - 1) // 2]
+    p = widened_padding(padding, f)
     return upfirdn2d(x, f, padding=p, flip_filter=flip_filter, gain=gain)
 
 
@@ -293,15 +316,8 @@ def upsample2d(
     gain: float = 1,
 ) -> torch.Tensor:
     """Upsample by ``up``; the output is ``up`` times the input and DC gain is kept (gain up^2)."""
+    p = widened_padding(padding, f, up=up)
     upx, upy = _parse_scaling(up)
-    padx0, padx1, pady0, pady1 = _parse_padding(padding)
-    fw, fh = _get_filter_size(f)
-    p = [
-        padx0 + (fw + upx - 1) // 2,
-        padx1 + (fw - upx) // 2,
-        pady0 + (fh + upy - 1) // 2,
-        pady1 + (fh - upy) // 2,
-    ]
     return upfirdn2d(x, f, up=up, padding=p, flip_filter=flip_filter, gain=gain * upx * upy)
 
 
@@ -314,13 +330,5 @@ def downsample2d(
     gain: float = 1,
 ) -> torch.Tensor:
     """Downsample by ``down``; the output is the input divided by ``down``."""
-    downx, downy = _parse_scaling(down)
-    padx0, padx1, pady0, pady1 = _parse_padding(padding)
-    fw, fh = _get_filter_size(f)
-    p = [
-        padx0 + (fw - downx + 1) // 2,
-        padx1 + (fw - downx) // 2,
-        pady0 + (fh - downy + 1) // 2,
-        pady1 + (fh - downy) // 2,
-    ]
+    p = widened_padding(padding, f, down=down)
     return upfirdn2d(x, f, down=down, padding=p, flip_filter=flip_filter, gain=gain)

@@ -167,6 +167,23 @@ class AugmentPipe(torch.nn.Module):
         every image, whatever p is: the official order, which keeps the RNG streams aligned."""
         return torch.rand(list(shape), device=device) < multiplier * self.p
 
+    def _log2_normal(
+        self,
+        shape: list[int],
+        multiplier: float,
+        std: float,
+        device: torch.device,
+        debug_percentile: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """A factor ``2 ** N(0, std)`` per image, 1 where the augmentation does not fire (drawn
+        in the official order); with ``debug_percentile``, that percentile's factor for all."""
+        s = torch.exp2(torch.randn(shape, device=device) * std)
+        s = torch.where(self._fires(shape, multiplier, device), s, torch.ones_like(s))
+        if debug_percentile is not None:
+            value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * std)
+            s = torch.full_like(s, float(value))
+        return s
+
     # -- geometry ---------------------------------------------------------------------------------
 
     def _geometric(
@@ -202,11 +219,9 @@ class AugmentPipe(torch.nn.Module):
             )
 
         if self.scale > 0:
-            s = torch.exp2(torch.randn([batch_size], device=device) * self.scale_std)
-            s = torch.where(self._fires([batch_size], self.scale, device), s, torch.ones_like(s))
-            if debug_percentile is not None:
-                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.scale_std)
-                s = torch.full_like(s, float(value))
+            s = self._log2_normal(
+                [batch_size], self.scale, self.scale_std, device, debug_percentile
+            )
             G_inv = G_inv @ scale2d(1 / s, 1 / s)
 
         # Arbitrary rotation is split into one before and one after the anisotropic scaling
@@ -223,11 +238,9 @@ class AugmentPipe(torch.nn.Module):
             G_inv = G_inv @ rotate2d(theta)
 
         if self.aniso > 0:
-            s = torch.exp2(torch.randn([batch_size], device=device) * self.aniso_std)
-            s = torch.where(self._fires([batch_size], self.aniso, device), s, torch.ones_like(s))
-            if debug_percentile is not None:
-                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.aniso_std)
-                s = torch.full_like(s, float(value))
+            s = self._log2_normal(
+                [batch_size], self.aniso, self.aniso_std, device, debug_percentile
+            )
             G_inv = G_inv @ scale2d(1 / s, 1 / (1 / s))  # 1 / (1 / s), as NVIDIA's rounds it
 
         if self.rotate > 0:
@@ -326,11 +339,9 @@ class AugmentPipe(torch.nn.Module):
             C = translate3d(b, b, b) @ C
 
         if self.contrast > 0:
-            c = torch.exp2(torch.randn([batch_size], device=device) * self.contrast_std)
-            c = torch.where(self._fires([batch_size], self.contrast, device), c, torch.ones_like(c))
-            if debug_percentile is not None:
-                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.contrast_std)
-                c = torch.full_like(c, float(value))
+            c = self._log2_normal(
+                [batch_size], self.contrast, self.contrast_std, device, debug_percentile
+            )
             C = scale3d(c, c, c) @ C
 
         luma_axis = _constant(np.asarray([1, 1, 1, 0]) / np.sqrt(3), device)
@@ -354,12 +365,9 @@ class AugmentPipe(torch.nn.Module):
             C = rotate3d(luma_axis, theta) @ C
 
         if self.saturation > 0 and num_channels > 1:
-            s = torch.exp2(torch.randn([batch_size, 1, 1], device=device) * self.saturation_std)
-            fires = self._fires([batch_size, 1, 1], self.saturation, device)
-            s = torch.where(fires, s, torch.ones_like(s))
-            if debug_percentile is not None:
-                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.saturation_std)
-                s = torch.full_like(s, float(value))
+            s = self._log2_normal(
+                [batch_size, 1, 1], self.saturation, self.saturation_std, device, debug_percentile
+            )
             C = (luma_projection + (I_4 - luma_projection) * s) @ C  # scale the chroma only
 
         if C is I_4:
@@ -393,16 +401,12 @@ class AugmentPipe(torch.nn.Module):
 
         gain = torch.ones([batch_size, num_bands], device=device)
         for i, band_strength in enumerate(self.imgfilter_bands):
-            t_i = torch.exp2(torch.randn([batch_size], device=device) * self.imgfilter_std)
-            fires = self._fires([batch_size], self.imgfilter * band_strength, device)
-            t_i = torch.where(fires, t_i, torch.ones_like(t_i))
-            if debug_percentile is not None:
-                value = torch.exp2(torch.erfinv(debug_percentile * 2 - 1) * self.imgfilter_std)
-                t_i = (
-                    torch.full_like(t_i, float(value))
-                    if band_strength > 0
-                    else torch.ones_like(t_i)
-                )
+            multiplier = self.imgfilter * band_strength
+            t_i = self._log2_normal(
+                [batch_size], multiplier, self.imgfilter_std, device, debug_percentile
+            )
+            if debug_percentile is not None and not band_strength > 0:
+                t_i = torch.ones_like(t_i)  # the debug gain is on the enabled bands only
             t = torch.ones([batch_size, num_bands], device=device)
             t[:, i] = t_i
             t = t / (expected_power * t.square()).sum(dim=-1, keepdim=True).sqrt()

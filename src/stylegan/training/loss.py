@@ -113,6 +113,19 @@ def run_discriminator(
     return D(img, c, update_emas=update_emas)
 
 
+def _generator_loss(loss: torch.Tensor, fake_logits: torch.Tensor) -> PhaseLoss:
+    """A generator's main phase: its per-sample ``loss`` and the report of D's logits."""
+    return PhaseLoss(loss.mean(), {**_logit_report(fake=fake_logits), "Loss/G/loss": loss})
+
+
+def _gradient(output: torch.Tensor, wrt: torch.Tensor) -> torch.Tensor:
+    """``d output / d wrt`` of a scalar, kept differentiable: the penalties backpropagate it."""
+    (grads,) = torch.autograd.grad(
+        outputs=[output], inputs=[wrt], create_graph=True, only_inputs=True
+    )
+    return grads
+
+
 def generator_main(
     G: nn.Module,
     D: nn.Module,
@@ -125,9 +138,7 @@ def generator_main(
     """Non-saturating generator loss ``softplus(-D(G(z)))``."""
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
     fake_logits = run_discriminator(D, fake_img, c, blur_sigma, augment_pipe)
-    loss = F.softplus(-fake_logits)
-    report = {**_logit_report(fake=fake_logits), "Loss/G/loss": loss}
-    return PhaseLoss(loss.mean(), report)
+    return _generator_loss(F.softplus(-fake_logits), fake_logits)
 
 
 def generator_path_length(
@@ -152,9 +163,7 @@ def generator_path_length(
     fake_img, ws = run_generator(G, z[:n], c[:n], style_mixing_prob)
     height, width = fake_img.shape[2], fake_img.shape[3]
     noise = torch.randn_like(fake_img) / math.sqrt(height * width)
-    (grads,) = torch.autograd.grad(
-        outputs=[(fake_img * noise).sum()], inputs=[ws], create_graph=True, only_inputs=True
-    )
+    grads = _gradient((fake_img * noise).sum(), ws)
     lengths = grads.square().sum(2).mean(1).sqrt()
     new_mean = pl_mean.lerp(lengths.mean(), decay)
     penalty = (lengths - new_mean).square()
@@ -203,10 +212,7 @@ def discriminator_r1(
     augmentation: the gradient flows through both, as in the official code)."""
     real_img = real_img.detach().requires_grad_(True)
     real_logits = run_discriminator(D, real_img, real_c, blur_sigma, augment_pipe)
-    (grads,) = torch.autograd.grad(
-        outputs=[real_logits.sum()], inputs=[real_img], create_graph=True, only_inputs=True
-    )
-    penalty = grads.square().sum([1, 2, 3])
+    penalty = _gradient(real_logits.sum(), real_img).square().sum([1, 2, 3])
     loss = penalty * (gamma / 2)
     report = {**_logit_report(real=real_logits), "Loss/r1_penalty": penalty, "Loss/D/reg": loss}
     return PhaseLoss(loss.mean(), report)
@@ -223,9 +229,7 @@ def generator_wgan(
     """WGAN generator loss ``-D(G(z))``."""
     fake_img, _ = run_generator(G, z, c, style_mixing_prob)
     fake_logits = run_discriminator(D, fake_img, c, augment_pipe=augment_pipe)
-    loss = -fake_logits
-    report = {**_logit_report(fake=fake_logits), "Loss/G/loss": loss}
-    return PhaseLoss(loss.mean(), report)
+    return _generator_loss(-fake_logits, fake_logits)
 
 
 def discriminator_wgan(
@@ -265,10 +269,7 @@ def discriminator_gradient_penalty(
     t = torch.rand([real_img.shape[0], 1, 1, 1], device=real_img.device, dtype=real_img.dtype)
     mixed = real_img.detach().lerp(fake_img, t).requires_grad_(True)
     mixed_logits = run_discriminator(D, mixed, real_c, augment_pipe=augment_pipe)
-    (grads,) = torch.autograd.grad(
-        outputs=[mixed_logits.sum()], inputs=[mixed], create_graph=True, only_inputs=True
-    )
-    norms = grads.square().sum([1, 2, 3]).sqrt()
+    norms = _gradient(mixed_logits.sum(), mixed).square().sum([1, 2, 3]).sqrt()
     loss = (norms - target).square() * (weight / target**2)
     report = {"Loss/scores/mixed": mixed_logits, "Loss/mixed_norms": norms, "Loss/D/reg": loss}
     return PhaseLoss(loss.mean(), report)
