@@ -12,9 +12,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+# Two sessions: 92 CPU-minutes from scratch (61 kimg), then, those snapshots lost with their
+# machine, 110 more from the exported G_ema with a fresh D (scripts/zoo_warm_start.py).
 _TRAIN = (
-    "OMP_NUM_THREADS=1 nice -n 19 stylegan train --cfg small --cond {cond} --seed {seed} "
-    "--kimg 100000 --minutes 600 --workers 0 --outdir zoo/{name}"
+    "OMP_NUM_THREADS=1 stylegan train --cfg small --cond {cond} --seed {seed} "
+    "--kimg 100000 --minutes 600 --workers 0 --outdir zoo/{name} (stopped at 61 kimg); then "
+    "python scripts/zoo_warm_start.py {name} warm-{name} && OMP_NUM_THREADS=1 stylegan train "
+    "--cfg small --cond {cond} --seed {seed} --kimg 100000 --minutes 110 --workers 0 "
+    "--outdir zoo/{name} --resume warm-{name} --networks-only"
 )
 
 
