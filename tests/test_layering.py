@@ -8,16 +8,18 @@ The layers (docs/architecture.md, "Layers"), lowest first:
     networks  modules built from ops
     io, data  checkpoints and datasets
     metrics   FID & co.
-    training, tools
+    training, tools, clip
+                  (clip: CLIP models for text editing; it uses metrics' EfficientNet, so tools
+                  receive a CLIP object instead of importing it)
     demo      trains, then runs tools
     cli       the command line (``cli.py`` or the ``cli/`` package), then ``__main__``
 
-Rooms on one layer (io and data, training and tools) do not import each other either, and tools
-do not import metrics (what both need, such as a generator's input transform, lives lower). The root
-``stylegan/__init__.py`` holds base names (``__version__``, ``StyleGANError``) and the lazy
-``load``/``save``, which call io from inside the functions: as an importer it sits at io's layer,
-and ``from stylegan import load`` counts as an import of io. Every ``import`` counts, at module
-level or inside a function.
+Rooms on one layer (io and data; training, tools and clip) do not import each other either, and
+tools do not import metrics (what both need, such as a generator's input transform, lives
+lower). The root ``stylegan/__init__.py`` holds base names (``__version__``,
+``StyleGANError``) and the lazy ``load``/``save``, which call io from inside the functions: as an
+importer it sits at io's layer, and ``from stylegan import load`` counts as an import of io.
+Every ``import`` counts, at module level or inside a function.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ ROOMS = {
     "stylegan.metrics": 5,
     "stylegan.training": 6,
     "stylegan.tools": 6,
+    "stylegan.clip": 6,
     "stylegan.demo": 7,
     "stylegan.cli": 8,
     "stylegan.__main__": 9,
@@ -195,6 +198,8 @@ def test_every_module_was_checked():
         ),
         ("from ..training import loss\n", "stylegan.metrics.ppl", 1, "upward import"),
         ("from stylegan.io import checkpoint\n", "stylegan.data.dataset", 1, "sideways"),
+        ("from stylegan.clip import load_clip\n", "stylegan.tools.editing", 1, "sideways"),
+        ("from stylegan.clip.domain import DomainCLIP\n", "stylegan.metrics.ppl", 1, "upward"),
     ],
 )
 def test_a_planted_upward_import_is_named_with_file_line_and_rule(source, module, line, words):
@@ -213,6 +218,8 @@ def test_a_planted_upward_import_is_named_with_file_line_and_rule(source, module
         ("from . import maths\n", "stylegan.metrics.runner"),
         ("from stylegan.networks.transform import InputTransform\n", "stylegan.tools.motion"),
         ("from stylegan import runtime\n", "stylegan.metrics.runner"),
+        ("from stylegan.metrics.features import load_feature_network\n", "stylegan.clip.domain"),
+        ("from stylegan.networks.clip import TextImageModel\n", "stylegan.tools.editing"),
     ],
 )
 def test_downward_and_same_room_imports_pass(source, module):

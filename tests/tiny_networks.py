@@ -67,6 +67,17 @@ TINY_KWARGS: dict[str, dict[str, Any]] = {
     ),
     # StyleCLIP's latent mapper for the tiny stylegan2.Generator (6 ws: 4 coarse, 2 medium).
     "mapper.LevelsMapper": dict(num_ws=6, w_dim=16),
+    # The trained part of a domain CLIP: image features and word ids -> unit vectors.
+    "clip.CLIPHeads": dict(
+        feature_dim=24,
+        vocab_size=12,
+        embed_dim=8,
+        image_hidden=16,
+        text_width=8,
+        text_layers=1,
+        text_heads=2,
+        context_length=6,
+    ),
 }
 
 

@@ -116,3 +116,22 @@ class GracefulStop:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+class _CallersStop:
+    """A caller's stop flag used as the context :class:`GracefulStop` would be."""
+
+    def __init__(self, stop: object):
+        self.stop = stop
+
+    def __enter__(self) -> object:
+        return self.stop
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def stop_signals(stop: object | None = None) -> GracefulStop | _CallersStop:
+    """The context a long loop checks ``requested`` on: a fresh :class:`GracefulStop`, or, when
+    the caller passes its own flag (an object with a ``requested`` attribute), that flag as is."""
+    return GracefulStop() if stop is None else _CallersStop(stop)

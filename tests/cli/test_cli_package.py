@@ -28,7 +28,7 @@ def test_every_command_module_registers_its_commands():
             registered.add(command.name)
     assert registered == set(cli.commands)
     assert {"dataset", "train", "generate", "mix", "noise", "truncation", "video", "spectrum"} | {
-        "edit", "attributes", "directions", "encoder", "project",
+        "edit", "attributes", "directions", "encoder", "project", "clip",
     } | {
         "metrics", "convert", "inspect", "pretrained", "demo"
     } == registered  # fmt: skip

@@ -29,10 +29,14 @@ def _randomise(net: torch.nn.Module) -> torch.nn.Module:
 
 def _outputs(net: torch.nn.Module) -> torch.Tensor:
     """A deterministic forward pass: G from fixed z (constant noise), D and encoders on fixed
-    images."""
+    images, CLIP heads on fixed features and word ids."""
     gen = torch.Generator().manual_seed(2)
     if network_name(net).startswith("mapper."):
         return net(torch.randn([2, net.num_ws, net.w_dim], generator=gen))
+    if network_name(net).startswith("clip."):
+        features = torch.randn([2, net.config.feature_dim], generator=gen)
+        ids = torch.randint(1, net.config.vocab_size, [2, net.context_length], generator=gen)
+        return torch.cat([net.encode_features(features), net.encode_tokens(ids)])
     if network_name(net).startswith("encoder."):
         shape = [2, net.img_channels, net.img_resolution, net.img_resolution]
         return net(torch.randn(shape, generator=gen))
@@ -71,7 +75,11 @@ def test_save_and_load_give_bit_equal_outputs(name, tmp_path):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_builds_on_the_meta_device(name):
-    bigger = {"img_resolution": 64} if "img_resolution" in TINY_KWARGS[name] else {"w_dim": 64}
+    kwargs = TINY_KWARGS[name]
+    if "img_resolution" in kwargs:
+        bigger = {"img_resolution": 64}
+    else:
+        bigger = {"w_dim": 64} if "w_dim" in kwargs else {"feature_dim": 64}
     with torch.device("meta"):
         net = tiny_network(name, **bigger)
     tensors = [*net.parameters(), *net.buffers()]

@@ -252,6 +252,11 @@ class ImageDataset(torch.utils.data.Dataset):
             image = image[:, :, ::-1]
         return np.ascontiguousarray(image), self.get_label(idx)
 
+    def image_name(self, idx: int) -> str:
+        """The file name of item ``idx`` inside the zip or folder (e.g. ``00000/img00000000.png``),
+        the key captions and other per-image records are matched on."""
+        return self._image_names[int(self._raw_idx[idx])]
+
     def get_label(self, idx: int) -> np.ndarray:
         """The float32 label of item ``idx`` (one-hot for class labels)."""
         label = self._raw_labels[self._raw_idx[idx]]

@@ -21,6 +21,7 @@ NETWORKS: dict[str, tuple[str, str]] = {
     "stylegan3.Generator": ("stylegan.networks.stylegan3", "Generator"),
     "encoder.Encoder": ("stylegan.networks.encoder", "Encoder"),
     "mapper.LevelsMapper": ("stylegan.networks.mapper", "LevelsMapper"),
+    "clip.CLIPHeads": ("stylegan.networks.clip", "CLIPHeads"),
 }
 
 

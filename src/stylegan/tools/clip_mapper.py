@@ -25,10 +25,11 @@ from tqdm import tqdm
 from stylegan.errors import StyleGANError, ToolTrainingInterrupted
 from stylegan.io.checkpoint import check_checkpoint_destination, load_checkpoint, save_checkpoint
 from stylegan.latents import random_class_labels
+from stylegan.networks.clip import TextImageModel
 from stylegan.networks.mapper import LevelsMapper
 from stylegan.runtime import GracefulStop
 from stylegan.tools.generate import latents_to_ws, prepare_generator
-from stylegan.tools.styleclip import TextImageModel, clip_similarity, text_features
+from stylegan.tools.styleclip import clip_similarity, text_features
 
 CHECKPOINT_NAME = "mapper"
 NETWORK_KEY = "mapper"

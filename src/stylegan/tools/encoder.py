@@ -51,7 +51,7 @@ from stylegan.errors import StyleGANError, ToolTrainingInterrupted
 from stylegan.io.checkpoint import check_checkpoint_destination, load_checkpoint, save_checkpoint
 from stylegan.latents import random_class_labels
 from stylegan.networks.encoder import Encoder, EncoderConfig
-from stylegan.runtime import GracefulStop
+from stylegan.runtime import GracefulStop, stop_signals
 from stylegan.tools.projection import Projection
 
 # A perceptual distance (stylegan.metrics.perceptual): (images, targets) in 0..255 -> [N]
@@ -289,7 +289,7 @@ def train_encoder(
     start = time.perf_counter()
     bar = tqdm(total=steps, initial=min(step, steps), desc="encoder", disable=not progress)
     saved = None
-    signals_context = GracefulStop() if stop is None else _Unmanaged(stop)
+    signals_context = stop_signals(stop)
     with _frozen(G), signals_context as signals:
         while step < steps:
             parts = []
@@ -337,19 +337,6 @@ def train_encoder(
         saved = save() if ckpt_path is not None else saved
     losses = {k: float(np.mean(v)) for k, v in recent.items() if v}
     return EncoderTraining(encoder.eval(), saved, step, losses, time.perf_counter() - start)
-
-
-class _Unmanaged:
-    """A caller's stop flag used as the context :class:`GracefulStop` would be."""
-
-    def __init__(self, stop: Any):
-        self.stop = stop
-
-    def __enter__(self) -> Any:
-        return self.stop
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> Encoder:

@@ -21,7 +21,6 @@ import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
@@ -29,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from stylegan.errors import StyleGANError
+from stylegan.networks.clip import TextImageModel
 from stylegan.tools.direction_set import DirectionSet
 from stylegan.tools.directions import sample_ws, stylespace_stats
 from stylegan.tools.editing import check_ws
@@ -45,16 +45,6 @@ GLOBAL_ALPHA = 4.1
 GLOBAL_BETA = 0.15
 RELEVANCE_IMAGES = 100  # StyleCLIP's fs3: 100 images, each channel moved to mean +- 5 sigma
 RELEVANCE_SIGMAS = 5.0
-
-
-class TextImageModel(Protocol):
-    """What text editing needs of a CLIP: unit embeddings of images and texts in one space."""
-
-    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """``[N, 3, H, W]`` in -1..1 (any size; differentiable) -> unit vectors ``[N, D]``."""
-
-    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        """Prompts -> unit vectors ``[len(texts), D]``."""
 
 
 def text_features(
