@@ -22,6 +22,7 @@ import argparse
 import datetime
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,7 +48,7 @@ def main() -> None:
     parser.add_argument("--network", required=True)
     parser.add_argument("--category", default="Flags")
     parser.add_argument("--probe", default=None, help="A trained probe (default: train one).")
-    parser.add_argument("--probe-out", default="probe-twemoji.safetensors")
+    parser.add_argument("--probe-out", default="out/probe-twemoji.safetensors")
     parser.add_argument("--max-images", type=int, default=None, help="Probe: subset of sample.")
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--fit-seeds", type=int, default=300)
@@ -67,6 +68,7 @@ def main() -> None:
             sample_dataset_path(), epochs=args.epochs, max_images=args.max_images,
             device=args.device,
         )  # fmt: skip
+        Path(args.probe_out).parent.mkdir(parents=True, exist_ok=True)
         probe.save(args.probe_out)
     k = probe.class_index(args.category)
     print(f"probe: validation accuracy {probe.info.accuracy:.3f} ({probe.info.num_val} images)")

@@ -124,4 +124,59 @@ def retrieval_command(clip_name, data, captions, device):
     click.echo(f"{model.name}, {len(pairs)} {what}: {dataset_retrieval(model, data, pairs)}")
 
 
+@clip_group.command("mapper")
+@options.required("--text", metavar="PROMPT", help="The prompt the mapper edits toward.")
+@options.network()
+@options.required("--out", "outdir", type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--clip", "clip_name", default="twemoji-clip", show_default=True, help=CLIP_HELP)
+@options.counted("--steps", default=5000, help="Training steps (the total, also when resuming).")
+@options.counted("--batch", "batch_size", default=2, help="Sampled ws per step.")
+@options.shown("--lr", type=options.FiniteFloat(min=0, min_open=True), default=0.5, help="lr.")
+@options.shown(
+    "--l2", "l2_lambda", type=options.FiniteFloat(min=0), default=0.8,
+    help="Weight of the MSE between edited and source ws.",
+)  # fmt: skip
+@options.shown(
+    "--trunc", "truncation_psi", type=options.FiniteFloat(), default=0.7,
+    help="Truncation of the sampled training ws.",
+)  # fmt: skip
+@options.shown(
+    "--groups", default="coarse,medium,fine",
+    help="ws groups the mapper moves (StyleCLIP leaves out fine for shape edits).",
+)  # fmt: skip
+@options.shown("--seed", type=int, default=0, help="Seed of the weights and the sampled ws.")
+@options.counted("--snapshot-every", default=1000, help="Write the checkpoint every N steps.")
+@click.option(
+    "--resume", default=None, type=click.Path(),
+    help="Continue a mapper checkpoint (OUT/mapper) to --steps.",
+)  # fmt: skip
+@options.device()
+def mapper_command(
+    text, network, outdir, clip_name, steps, batch_size, lr, l2_lambda, truncation_psi, groups,
+    seed, snapshot_every, resume, device,
+):  # fmt: skip
+    """Train StyleCLIP's latent mapper for one prompt: OUT/mapper (resumable checkpoint).
+
+    \b
+    stylegan clip mapper --text 'red heart' --network twemoji-32 --out runs/red-heart
+    stylegan edit --network twemoji-32 --seeds 0-7 --mapper runs/red-heart/mapper --outdir out
+
+    Ctrl-C or SIGTERM writes the checkpoint first; --resume OUT/mapper continues.
+    """
+    from stylegan.cli.options import load_generator
+    from stylegan.clip import load_clip
+    from stylegan.tools.clip_mapper import train_mapper
+
+    G, resolved = load_generator(network, device)
+    model = load_clip(clip_name, resolved)
+    result = train_mapper(
+        G, model, text, steps=steps, batch_size=batch_size, lr=lr, l2_lambda=l2_lambda,
+        truncation_psi=truncation_psi, groups=[g.strip() for g in groups.split(",") if g.strip()],
+        outdir=outdir, resume=resume, snapshot_every=snapshot_every, seed=seed,
+    )  # fmt: skip
+    losses = ", ".join(f"{k} {v:.4f}" for k, v in result.losses.items())
+    click.echo(f"trained to step {result.step} in {result.seconds:.0f}s ({losses})")
+    click.echo(f"mapper: {result.checkpoint}")
+
+
 COMMANDS = [clip_group]

@@ -137,7 +137,7 @@ def sweep(*decls: str, what: str, default: str, help: str) -> Callable:
     def parse(spec: str) -> list[float]:
         from stylegan.latents import parse_value_sweep
 
-        return parse_value_sweep(spec, what, default)
+        return parse_value_sweep(spec, what, default or "-2:2:5")
 
     metavar = "LIST|START:STOP:COUNT"
     return shown(*decls, type=FiniteNumbers(parse, metavar), default=default, help=help)

@@ -161,6 +161,7 @@ def train_mapper(
         for p in frozen:
             p.requires_grad_(True)
     losses = {key: float(np.mean(v)) for key, v in recent.items() if v}
+    mapper.prompt = prompt
     return MapperTraining(mapper.eval(), saved, step, losses, time.perf_counter() - start)
 
 
@@ -182,6 +183,7 @@ def load_mapper(path: str | Path, G: nn.Module | None = None, device="cpu") -> L
     if NETWORK_KEY not in ckpt.networks:
         raise StyleGANError(f"{path} holds no mapper; give the folder `stylegan clip mapper` wrote")
     mapper = ckpt.networks[NETWORK_KEY].eval()
+    mapper.prompt = str(ckpt.metadata.get("prompt", ""))  # what it was trained for
     if G is not None:
         check_mapper(mapper, G)
     return mapper

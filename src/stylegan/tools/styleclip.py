@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -28,10 +29,11 @@ from torch import nn
 from tqdm import tqdm
 
 from stylegan.errors import StyleGANError
+from stylegan.images import make_grid
 from stylegan.networks.clip import TextImageModel
 from stylegan.tools.direction_set import DirectionSet
 from stylegan.tools.directions import sample_ws, stylespace_stats
-from stylegan.tools.editing import check_ws
+from stylegan.tools.editing import check_ws, sweep_strengths
 from stylegan.tools.generate import prepare_generator, synthesize
 from stylegan.tools.projection import learning_rate
 from stylegan.tools.styles import compute_styles, style_layers, style_offsets
@@ -69,6 +71,14 @@ def text_features(
 def clip_similarity(clip: TextImageModel, images: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
     """Cosine similarity ``[N]`` of images (-1..1) to one text vector ``[D]`` or ``[1, D]``."""
     return clip.encode_image(images).float() @ text.reshape(-1).to(images.device).float()
+
+
+def image_similarity(clip: TextImageModel, images: np.ndarray, prompt: str) -> np.ndarray:
+    """Cosine similarity ``[N]`` of uint8 images ``[N, H, W, C]`` to a prompt (for reports)."""
+    target = text_features(clip, [prompt])[0]
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        return clip_similarity(clip, x, target).cpu().numpy()
 
 
 # ---- latent optimisation --------------------------------------------------------------------
@@ -173,13 +183,9 @@ def channel_relevance(
     ``clip_name``, ``num_images`` and ``seed``).
     """
     G, device = prepare_generator(G)
-    cache_file = None
-    if cache is not None:
-        key = json.dumps([_network_digest(G), clip_name, num_images, seed])
-        name = hashlib.sha256(key.encode()).hexdigest()[:20]
-        cache_file = Path(cache).expanduser() / f"relevance-{name}.npy"
-        if cache_file.is_file():
-            return np.load(cache_file, allow_pickle=False)
+    cache_file = _cache_file(cache, "relevance", G, clip_name, num_images, seed)
+    if cache_file is not None and cache_file.is_file():
+        return np.load(cache_file, allow_pickle=False)
     if num_images < 1:
         raise StyleGANError(f"channel relevance needs at least 1 image, got {num_images}")
     mean, std = stats if stats is not None else stylespace_stats(G, progress=progress)
@@ -197,12 +203,39 @@ def channel_relevance(
                 relevance = np.zeros((len(mean), embeddings.shape[-1]), np.float32)
             relevance[chosen] = embeddings
     assert relevance is not None
-    if cache_file is not None:
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache_file.with_suffix(".tmp.npy")
-        np.save(tmp, relevance)
-        tmp.replace(cache_file)
+    _write_cache(cache_file, relevance)
     return relevance
+
+
+def _cache_file(cache: str | Path | None, kind: str, G: nn.Module, *parts: object) -> Path | None:
+    """``cache/<kind>-<hash>.npy``, the hash naming the network's weights and ``parts``."""
+    if cache is None:
+        return None
+    key = json.dumps([_network_digest(G), *parts])
+    return Path(cache).expanduser() / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
+
+
+def _write_cache(path: Path | None, array: np.ndarray) -> None:
+    """Write a cache file atomically (a crash leaves no half file to be read later)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npy")
+        np.save(tmp, array)
+        tmp.replace(path)
+
+
+def cached_stylespace_stats(
+    G: nn.Module, cache: str | Path | None = None, num_samples: int = 100_000, progress=True
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~stylegan.tools.directions.stylespace_stats`, kept in ``cache`` (a folder)."""
+    G, _ = prepare_generator(G)
+    cache_file = _cache_file(cache, "style-stats", G, num_samples)
+    if cache_file is not None and cache_file.is_file():
+        mean, std = np.load(cache_file, allow_pickle=False)
+        return mean, std
+    mean, std = stylespace_stats(G, num_samples, progress=progress)
+    _write_cache(cache_file, np.stack([mean, std]))
+    return mean, std
 
 
 def _moved_embeddings(G, clip, ws, styles, chosen, mean, std, batch_size) -> np.ndarray:
@@ -292,6 +325,35 @@ def global_direction(
     )
 
 
+def text_global_direction(
+    G: nn.Module,
+    clip: TextImageModel,
+    target: str,
+    neutral: str,
+    *,
+    alpha: float = GLOBAL_ALPHA,
+    beta: float = GLOBAL_BETA,
+    num_images: int = RELEVANCE_IMAGES,
+    cache: str | Path | None = None,
+    clip_name: str = "",
+    templates: Sequence[str] | None = None,
+    progress: bool = True,
+) -> DirectionSet:
+    """StyleCLIP's global direction for ``target`` against ``neutral`` in one call: style
+    statistics and channel relevance come from ``cache`` after the first call for a network and
+    CLIP (then a text edit costs two text encodings and a dot product)."""
+    delta_t = text_direction(clip, target, neutral, templates)  # bad prompts fail first
+    stats = cached_stylespace_stats(G, cache, progress=progress)
+    relevance = channel_relevance(
+        G, clip, num_images=num_images, stats=stats, cache=cache, clip_name=clip_name,
+        progress=progress,
+    )  # fmt: skip
+    info = {"prompt": target, "neutral": neutral, "clip": clip_name or getattr(clip, "name", "")}
+    return global_direction(
+        G, relevance, stats[1], delta_t, alpha=alpha, beta=beta, name=target, info=info
+    )
+
+
 # ---- edit grids -----------------------------------------------------------------------------
 
 
@@ -320,9 +382,12 @@ def edited_frames(
     G: nn.Module,
     ws_source: torch.Tensor,
     edit: Callable[[torch.Tensor, float], torch.Tensor],
-    strengths: Iterator[float] | Sequence[float],
+    strengths: Sequence[float],
+    frames: int = 60,
     **render: object,
 ) -> Iterator[np.ndarray]:
-    """One ``[rows, H, W, C]`` array per strength, for a video sweep."""
-    for strength in strengths:
-        yield edited_images(G, ws_source, edit, [strength], **render)[:, 0]
+    """Frames of a strength sweep (:func:`~stylegan.tools.editing.sweep_strengths`, as the other
+    edits' videos): every row's image side by side."""
+    cols = math.ceil(math.sqrt(int(ws_source.shape[0])))
+    for strength in sweep_strengths(strengths, frames):
+        yield make_grid(edited_images(G, ws_source, edit, [strength], **render)[:, 0], cols=cols)
