@@ -5,7 +5,8 @@ Usage (the run reported in docs/text-editing.md)::
     OMP_NUM_THREADS=1 python benchmarks/text_editing.py --network twemoji-32 \\
         --clip twemoji-clip --seeds 8 --out text-editing.json
 
-For every prompt and method (``optimize``: 300 steps from each seed's w, ``global``: StyleCLIP's
+For every prompt and method (``optimize``: 300 steps from each seed's w, one optimisation
+per strength with the L2 weight 0.008 / strength, ``global``: StyleCLIP's
 global direction with alpha 4.1 / beta ``--beta``, from a channel relevance over
 ``--relevance-images`` images, ``mapper``: a mapper trained ``--mapper-steps`` steps), seeds
 ``0..--seeds-1`` at psi 0.7 are edited at strengths 0, 1 and 2 (1 = the method's default edit).
@@ -30,19 +31,19 @@ import torch
 import stylegan
 from stylegan.clip import load_clip
 from stylegan.data.dataset import sample_dataset_path
+from stylegan.images import save_image
 from stylegan.metrics.attributes import load_attribute_probe, train_attribute_probe
 from stylegan.metrics.perceptual import load_perceptual_distance
 from stylegan.tools.clip_mapper import train_mapper
 from stylegan.tools.directions import stylespace_stats
-from stylegan.tools.editing import edit_images
+from stylegan.tools.editing import edit_grid, edit_images
 from stylegan.tools.generate import seeds_to_ws
 from stylegan.tools.styleclip import (
-    blend,
     channel_relevance,
     clip_similarity,
     edited_images,
     global_direction,
-    optimize_latents,
+    optimized_edit,
     text_direction,
     text_features,
 )
@@ -91,8 +92,14 @@ def main() -> None:
     parser.add_argument("--methods", default="optimize,global,mapper")
     parser.add_argument("--prompts", type=int, default=len(PROMPTS))
     parser.add_argument("--probe", default=None, help="A trained probe (default: train one).")
+    parser.add_argument("--figures", default=None, help="Folder for each row's edit grid.")
+    parser.add_argument("--figure-seeds", type=int, default=4)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--table", nargs="+", default=None, help="Print reports as Markdown.")
     args = parser.parse_args()
+    if args.table:
+        print_table(args.table)
+        return
 
     torch.manual_seed(0)
     G = stylegan.load(args.network).eval()
@@ -128,8 +135,10 @@ def main() -> None:
         for method in methods:
             t0, extra = time.perf_counter(), 0.0
             if method == "optimize":
-                edited = optimize_latents(G, clip, prompt, ws, steps=args.steps, progress=False)
-                grid = edited_images(G, ws, lambda w, s, e=edited: blend(w, e, s), STRENGTHS)
+                edit = optimized_edit(
+                    G, clip, prompt, ws, STRENGTHS, steps=args.steps, progress=False
+                )
+                grid = edited_images(G, ws, edit, STRENGTHS)
             elif method == "global":
                 delta = text_direction(clip, prompt, neutral)
                 try:
@@ -170,9 +179,31 @@ def main() -> None:
             if method == "global":
                 row["channels"] = direction.info["channels"]
             report["rows"].append(row)
-            print(json.dumps(row))
+            print(json.dumps(row), flush=True)
+            if args.figures:
+                name = f"{method}-{prompt.replace(' ', '-')}.png"
+                save_image(edit_grid(grid[: args.figure_seeds]), Path(args.figures) / name)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def print_table(paths: list[str]) -> None:
+    """The docs table: one line per method and prompt, from one or more ``--out`` reports."""
+    print("| method | prompt | CLIP 0 / 1 / 2 | rising | pixel 1 / 2 | perceptual 1 / 2 | "
+          "outside check 0 / 1 / 2 | check up | s / edit |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        for row in json.loads(Path(path).read_text())["rows"]:
+            if "error" in row:
+                print(f"| {row['method']} | {row['prompt']} | {row['error']} |||||||")
+                continue
+            fmt = lambda v, d=3: " / ".join(f"{x:.{d}f}" for x in v)  # noqa: E731
+            print(
+                f"| {row['method']} | {row['prompt']} | {fmt(row['clip'])} | "
+                f"{row['clip_rising_fraction']:.0%} | {fmt(row['pixel_distance'], 1)} | "
+                f"{fmt(row['perceptual_distance'])} | {row['check']}: {fmt(row['check_values'])} "
+                f"| {row['check_rising_fraction']:.0%} | {row['seconds_per_edit']:.3f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from stylegan.tools.styleclip import (
     edited_images,
     global_direction,
     optimize_latents,
+    optimized_edit,
     text_direction,
     text_features,
 )
@@ -167,3 +168,21 @@ def test_mapper_trains_resumes_and_edits(G, clip, tmp_path):
     assert np.median(scores[1] - scores[0]) > 0
     with pytest.raises(StyleGANError, match="train a mapper for this network"):
         load_mapper(done.checkpoint, type("G", (), {"num_ws": 7, "w_dim": 16})())
+
+
+def test_optimised_edit_strength_divides_the_l2_weight(G, clip):
+    ws = seeds_to_ws(G, [0, 1], truncation_psi=0.7)
+    edit = optimized_edit(G, clip, "red", ws, [0, 1, 2], steps=25, l2_lambda=0.5, progress=False)
+    assert torch.equal(edit(ws, 0), ws)  # strength 0 is the source exactly
+    red = [_redness(G, clip, edit(ws, s)) for s in (0, 1, 2)]
+    assert (red[1] > red[0]).all() and (red[2] > red[1]).all()  # a weaker pull: a stronger edit
+    # Each strength is its own optimisation: the batched one equals one run at l2 / s.
+    alone = optimize_latents(G, clip, "red", ws, steps=25, l2_lambda=0.25, progress=False)
+    # (Adam's rounding differs with the batch: close, not equal; strength 1 is far from it.)
+    assert torch.allclose(edit(ws, 2), alone, atol=1e-3)
+    assert not torch.allclose(edit(ws, 1), alone, atol=1e-2)
+    # Between computed strengths, ws are interpolated (video sweeps); beyond, clamped.
+    assert torch.allclose(edit(ws, 1.5), (edit(ws, 1) + edit(ws, 2)) / 2)
+    assert torch.equal(edit(ws, 3), edit(ws, 2))
+    with pytest.raises(StyleGANError, match="must be >= 0"):
+        optimized_edit(G, clip, "red", ws, [-1, 1], steps=2, progress=False)

@@ -80,9 +80,10 @@ def test_optimize_writes_the_edited_ws(setup, tmp_path):
     assert np.array_equal(cells[0, 0], generate_images(G, [3])[0])
     import torch
 
-    edited = np.load(out / "edited_w.npz")["w"]
-    assert edited.shape == (1, G.num_ws, G.w_dim)
-    assert np.array_equal(cells[0, 1], synthesize(G, torch.from_numpy(edited), "const", 1)[0])
+    saved = np.load(out / "edited_w.npz")
+    edited, strengths = saved["w"], saved["strengths"]
+    assert edited.shape == (2, G.num_ws, G.w_dim) and strengths.tolist() == [0.0, 1.0]
+    assert np.array_equal(cells[0, 1], synthesize(G, torch.from_numpy(edited[1:]), "const", 1)[0])
     assert (out / "edit.mp4").is_file() or (out / "edit.gif").is_file()
 
 

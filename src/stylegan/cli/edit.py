@@ -22,7 +22,7 @@ def split_direction_spec(spec: str) -> tuple[Path, str]:
 
 
 TEXT_METHODS = ("global", "optimize", "mapper")
-DIRECTION_STRENGTHS, TEXT_STRENGTHS = "-3:3:7", "0:2:5"
+DIRECTION_STRENGTHS, TEXT_STRENGTHS, OPTIMIZE_STRENGTHS = "-3:3:7", "0:2:5", "0,1,2"
 
 
 @click.command("edit")
@@ -68,7 +68,7 @@ DIRECTION_STRENGTHS, TEXT_STRENGTHS = "-3:3:7", "0:2:5"
 @options.counted("--steps", default=300, help="--method optimize: Adam steps per image.")
 @options.shown(
     "--l2", "l2_lambda", type=FiniteFloat(min=0), default=0.008,
-    help="--method optimize: weight of ||w - w_source||^2.",
+    help="--method optimize: weight of ||w - w_source||^2 at strength 1 (divided by it).",
 )  # fmt: skip
 @options.counted(
     "--relevance-images", default=100, help="--method global: images per channel relevance."
@@ -88,7 +88,8 @@ DIRECTION_STRENGTHS, TEXT_STRENGTHS = "-3:3:7", "0:2:5"
     what="strength",
     default=None,
     help=f"Columns: START:STOP:COUNT (evenly spaced, both ends included) or a list like -2,0,2 "
-    f"(default {DIRECTION_STRENGTHS}; {TEXT_STRENGTHS} for text, where 1 is the method's edit).",
+    f"(default {DIRECTION_STRENGTHS}; for text {TEXT_STRENGTHS}, with optimize "
+    f"{OPTIMIZE_STRENGTHS}: 1 is the method's edit).",
 )
 @options.layers(
     help="ws layers moved: all, coarse, middle, fine, 2-5 or 0,1,4 (default: the file's own)."
@@ -130,6 +131,7 @@ def edit_command(
         )
     if strengths is None:
         default = DIRECTION_STRENGTHS if direction is not None else TEXT_STRENGTHS
+        default = OPTIMIZE_STRENGTHS if method == "optimize" else default
         strengths = parse_value_sweep(default, "strength", default)
     rows = dict(seeds=seeds, projected_w=projected_w, strengths=strengths, noise_mode=noise_mode)
     out = dict(outdir=outdir, save_cells=save_cells, video=video, num_frames=num_frames, fps=fps)
@@ -300,19 +302,21 @@ def _global_edit(G, clip, latents, opts, rows, out, render):
 def _ws_edit(G, clip, mapper, latents, opts, rows, out, render):
     """Optimisation (its ws written as edited_w.npz) and mapper edits: ws moved per image."""
     import numpy as np
+    import torch
 
-    from stylegan.tools.styleclip import blend, edited_frames, edited_images, optimize_latents
+    from stylegan.tools.styleclip import edited_frames, edited_images, optimized_edit
 
     if mapper is None:
-        edited = optimize_latents(
-            G, clip, opts["text"], latents, steps=opts["steps"], l2_lambda=opts["l2_lambda"],
-            noise_mode=rows["noise_mode"],
+        edit = optimized_edit(
+            G, clip, opts["text"], latents, rows["strengths"], steps=opts["steps"],
+            l2_lambda=opts["l2_lambda"], noise_mode=rows["noise_mode"],
         )  # fmt: skip
         path = Path(out["outdir"]) / "edited_w.npz"
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, w=edited.cpu().numpy())
-        click.echo(f"wrote {path} (the ws of strength 1, as projected_w.npz)")
-        edit = lambda w, s: blend(w, edited, s)  # noqa: E731
+        strengths = sorted(edit.results)
+        ws = torch.stack([edit.results[s] for s in strengths], dim=1)
+        np.savez(path, w=ws.flatten(0, 1).cpu().numpy(), strengths=np.asarray(strengths))
+        click.echo(f"wrote {path} (the ws of every row and strength, as projected_w.npz)")
     else:
         edit = mapper.edit
     draw = dict(noise_mode=rows["noise_mode"], batch_size=render["batch_size"])
