@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[test,metrics]"
+	$(BIN)/pip install -q -e ".[test,metrics,onnx,clip]"
 	touch $@
 
 install: $(VENV)/.installed

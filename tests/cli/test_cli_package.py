@@ -30,7 +30,7 @@ def test_every_command_module_registers_its_commands():
     assert {"dataset", "train", "generate", "mix", "noise", "truncation", "video", "spectrum"} | {
         "edit", "attributes", "directions", "encoder", "project", "clip",
     } | {
-        "metrics", "convert", "inspect", "pretrained", "demo"
+        "metrics", "convert", "inspect", "pretrained", "export", "demo"
     } == registered  # fmt: skip
 
 

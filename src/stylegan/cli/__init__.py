@@ -21,7 +21,7 @@ from stylegan.errors import StyleGANError, TrainingInterrupted
 # One module per group of commands; each lists its click commands in ``COMMANDS``.
 COMMAND_MODULES = (
     "data", "train", "generate", "video", "project", "encoder", "directions", "edit",
-    "attributes", "clip", "analyze", "checkpoints", "demo",
+    "attributes", "clip", "analyze", "checkpoints", "export", "demo",
 )  # fmt: skip
 
 

@@ -10,8 +10,9 @@ shape follow the official ``torch_utils/ops/filtered_lrelu.py`` (its ``impl`` ar
 Two implementations give the same numbers (to rounding): without autograd on the CPU, blocks
 of channels run through transposed and strided depthwise convolutions with the activation in
 place, spread over a thread pool (:func:`_blocked_cpu`); otherwise (gradients needed, CUDA,
-MPS, half precision, a 2-D ``fu``) the op is composed from :func:`upfirdn2d.upfirdn2d` and
-element-wise ops, which autograd differentiates to any order (:func:`_composed`).
+MPS, half precision, a 2-D ``fu``, tracing for ONNX export) the op is composed from
+:func:`upfirdn2d.upfirdn2d` and element-wise ops, which autograd differentiates to any order
+(:func:`_composed`).
 :func:`filtered_lrelu_reference` is the literal textbook pipeline the tests compare both with.
 """
 
@@ -161,8 +162,10 @@ def filtered_lrelu(
     needs_grad = torch.is_grad_enabled() and (
         x.requires_grad or (b is not None and b.requires_grad)
     )
+    tracing = torch.compiler.is_compiling()  # torch.export / ONNX: no threads, no in-place
     if (
         not needs_grad
+        and not tracing
         and x.device.type == "cpu"
         and x.dtype in (torch.float32, torch.float64)
         and _blocked_supported(fu, up)
@@ -170,7 +173,7 @@ def filtered_lrelu(
         # Detached: the worker threads do not inherit this thread's no_grad mode.
         y = _blocked_cpu(x.detach(), None if b is None else b.detach(), call)
     else:
-        y = _composed(x, b, call, inplace=not needs_grad)
+        y = _composed(x, b, call, inplace=not (needs_grad or tracing))
     assert tuple(y.shape[2:]) == out_hw
     return y
 
