@@ -90,15 +90,23 @@ def main() -> None:
     parser.add_argument("--relevance-images", type=int, default=32)
     parser.add_argument("--beta", type=float, default=0.15)
     parser.add_argument("--methods", default="optimize,global,mapper")
-    parser.add_argument("--prompts", type=int, default=len(PROMPTS))
+    parser.add_argument("--prompts", type=int, default=len(PROMPTS), help="How many prompts.")
+    parser.add_argument("--first", type=int, default=0, help="Index of the first prompt.")
     parser.add_argument("--probe", default=None, help="A trained probe (default: train one).")
     parser.add_argument("--figures", default=None, help="Folder for each row's edit grid.")
     parser.add_argument("--figure-seeds", type=int, default=4)
     parser.add_argument("--out", default=None)
     parser.add_argument("--table", nargs="+", default=None, help="Print reports as Markdown.")
+    parser.add_argument(
+        "--compose", nargs=2, metavar=("PROMPT", "OUT"), default=None,
+        help="Write one figure of --figures' grids for PROMPT: the methods side by side.",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.table:
         print_table(args.table)
+        return
+    if args.compose:
+        compose_figure(Path(args.figures), *args.compose, args.methods.split(","))
         return
 
     torch.manual_seed(0)
@@ -130,7 +138,7 @@ def main() -> None:
         uint8 = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
         return probe.probabilities(uint8)[:, probe.class_index(what)].cpu().numpy()
 
-    for prompt, neutral, check in PROMPTS[: args.prompts]:
+    for prompt, neutral, check in PROMPTS[args.first : args.first + args.prompts]:
         target = text_features(clip, [prompt])[0]
         for method in methods:
             t0, extra = time.perf_counter(), 0.0
@@ -185,6 +193,19 @@ def main() -> None:
                 save_image(edit_grid(grid[: args.figure_seeds]), Path(args.figures) / name)
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def compose_figure(figures: Path, prompt: str, out: str, methods: list[str]) -> None:
+    """The methods' grids for one prompt side by side, 3x enlarged, 8 px white between."""
+    from PIL import Image
+
+    grids = [
+        np.asarray(Image.open(figures / f"{m}-{prompt.replace(' ', '-')}.png")) for m in methods
+    ]
+    gap = np.full((grids[0].shape[0], 8, 3), 255, np.uint8)
+    parts = [p for g in grids for p in (g, gap)][:-1]
+    image = Image.fromarray(np.concatenate(parts, axis=1))
+    image.resize((image.width * 3, image.height * 3), Image.NEAREST).save(out)
 
 
 def print_table(paths: list[str]) -> None:
