@@ -101,7 +101,9 @@ def test_equivariance_metrics_from_the_cli(sg3, sg2, tmp_path):
             "--outdir", tmp_path / name,
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        record = json.loads((tmp_path / name / "metric-eqt50k_int.jsonl").read_text())
+        written = tmp_path / name / "metric-eqt50k_int.jsonl"
+        assert f"results appended to {written}" in result.output  # the real file name
+        record = json.loads(written.read_text())
         scores[name] = record["results"]["eqt50k_int"]
     assert scores["sg3"] > scores["sg2"] + 10, scores
 

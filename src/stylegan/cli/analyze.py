@@ -129,7 +129,8 @@ def metrics_command(
     for result in results:
         values = "  ".join(f"{k} {v:.4g}" for k, v in result.results.items())
         click.echo(f"{values}  ({result.seconds:.1f} s)")
-    click.echo(f"results appended to {Path(outdir) / 'metric-<name>.jsonl'}")
+    written = sorted({str(Path(outdir) / f"metric-{r.spec.name}.jsonl") for r in results})
+    click.echo(f"results appended to {', '.join(written)}")
 
 
 def _recorded_dataset(metadata: dict) -> str | None:
