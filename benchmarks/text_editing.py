@@ -40,12 +40,11 @@ from stylegan.tools.editing import edit_grid, edit_images
 from stylegan.tools.generate import seeds_to_ws
 from stylegan.tools.styleclip import (
     channel_relevance,
-    clip_similarity,
     edited_images,
     global_direction,
+    image_similarity,
     optimized_edit,
     text_direction,
-    text_features,
 )
 
 # prompt, neutral prompt (global directions), outside check: ("colour", name) or ("probe", class)
@@ -139,7 +138,6 @@ def main() -> None:
         return probe.probabilities(uint8)[:, probe.class_index(what)].cpu().numpy()
 
     for prompt, neutral, check in PROMPTS[args.first : args.first + args.prompts]:
-        target = text_features(clip, [prompt])[0]
         for method in methods:
             t0, extra = time.perf_counter(), 0.0
             if method == "optimize":
@@ -163,8 +161,8 @@ def main() -> None:
             seconds = (time.perf_counter() - t0 - extra) / (len(ws) * (len(STRENGTHS) - 1))
             rows, cols = grid.shape[:2]
             flat = grid.reshape(rows * cols, *grid.shape[2:])
+            sims = image_similarity(clip, flat, prompt)
             with torch.no_grad():
-                sims = clip_similarity(clip, _float(flat) / 127.5 - 1, target).numpy()
                 source = _float(np.repeat(grid[:, :1], cols, axis=1).reshape(flat.shape))
                 percep = effnet(_float(flat), source).numpy().reshape(rows, cols)
             sims = sims.reshape(rows, cols)

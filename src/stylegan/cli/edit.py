@@ -304,6 +304,7 @@ def _ws_edit(G, clip, mapper, latents, opts, rows, out, render):
     import numpy as np
     import torch
 
+    from stylegan.tools.projection import save_projected_w
     from stylegan.tools.styleclip import edited_frames, edited_images, optimized_edit
 
     if mapper is None:
@@ -311,11 +312,11 @@ def _ws_edit(G, clip, mapper, latents, opts, rows, out, render):
             G, clip, opts["text"], latents, rows["strengths"], steps=opts["steps"],
             l2_lambda=opts["l2_lambda"], noise_mode=rows["noise_mode"],
         )  # fmt: skip
-        path = Path(out["outdir"]) / "edited_w.npz"
-        path.parent.mkdir(parents=True, exist_ok=True)
         strengths = sorted(edit.results)
-        ws = torch.stack([edit.results[s] for s in strengths], dim=1)
-        np.savez(path, w=ws.flatten(0, 1).cpu().numpy(), strengths=np.asarray(strengths))
+        ws = torch.stack([edit.results[s] for s in strengths], dim=1).flatten(0, 1)
+        path = save_projected_w(
+            Path(out["outdir"]) / "edited_w.npz", ws, strengths=np.asarray(strengths)
+        )
         click.echo(f"wrote {path} (the ws of every row and strength, as projected_w.npz)")
     else:
         edit = mapper.edit

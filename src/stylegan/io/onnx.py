@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ import torch
 from torch import nn
 
 from stylegan.errors import StyleGANError
+from stylegan.io.atomic import write_atomically
+from stylegan.latents import random_class_labels
 
 PARTS = ("generator", "synthesis", "mapping")
 NOISE_CHOICES = ("const", "none", "input")
@@ -119,26 +120,18 @@ def _inputs(G: nn.Module, part: str, noise: str, psi: float, batch: int, seed: i
         add("z", torch.randn(batch, G.z_dim, generator=gen), ["batch", int(G.z_dim)],
             "standard normal latents")  # fmt: skip
         if G.c_dim:
-            labels = torch.nn.functional.one_hot(
-                torch.randint(G.c_dim, (batch,), generator=gen), G.c_dim
-            ).float()
+            labels = random_class_labels(G.c_dim, batch, gen)
             add("c", labels, ["batch", int(G.c_dim)], "one-hot class labels")
         add("psi", torch.tensor([psi]), [1], "truncation psi (1 = none)", default=psi)
     if part == "synthesis":
-        ws = G.mapping(torch.randn(batch, G.z_dim, generator=gen), _labels(G, batch, gen))
+        z = torch.randn(batch, G.z_dim, generator=gen)
+        ws = G.mapping(z, random_class_labels(G.c_dim, batch, gen))
         add("ws", ws.detach(), ["batch", int(G.num_ws), int(G.w_dim)], "intermediate latents")
     if part in ("generator", "synthesis") and noise == "input":
         for i, (_, res) in enumerate(noise_buffers(G.synthesis)):
             add(f"noise{i}", torch.randn(batch, 1, res, res, generator=gen),
                 ["batch", 1, res, res], "standard normal noise")  # fmt: skip
     return names, tensors, about
-
-
-def _labels(G: nn.Module, batch: int, gen: torch.Generator) -> torch.Tensor:
-    if not G.c_dim:
-        return torch.zeros(batch, 0)
-    idx = torch.randint(G.c_dim, (batch,), generator=gen)
-    return torch.nn.functional.one_hot(idx, G.c_dim).float()
 
 
 def export_onnx(
@@ -177,8 +170,6 @@ def export_onnx(
     output = "ws" if part == "mapping" else "image"
     batch = torch.export.Dim("batch", min=1, max=4096)
     dynamic_shapes = (tuple({0: batch} if a["shape"][0] == "batch" else None for a in about),)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     # optimize=False: onnxscript's optimiser drops `x + 1e-8` (seen with onnxscript 0.7.2),
     # the epsilon that keeps StyleGAN (v1)'s instance norm of the constant input finite;
     # onnxruntime optimises the graph when it loads it anyway.
@@ -188,8 +179,10 @@ def export_onnx(
             output_names=[output], dynamic_shapes=dynamic_shapes, opset_version=opset,
             verbose=False, optimize=False,
         )  # fmt: skip
-    program.save(str(tmp), external_data=False)
-    os.replace(tmp, path)
+    weights = sum(t.numel() * t.element_size() for t in G.state_dict().values())
+    write_atomically(
+        path, lambda tmp: program.save(str(tmp), external_data=False), weights, overwrite=True
+    )
     parity = check_onnx(wrapper, path, G, part, noise, psi, check_batches)
     info = {
         "format": "stylegan-onnx",
@@ -211,9 +204,8 @@ def export_onnx(
         "versions": _versions(),
     }
     info_path = path.with_suffix(".json")
-    tmp_info = info_path.with_name(info_path.name + ".tmp")
-    tmp_info.write_text(json.dumps(info, indent=2) + "\n")
-    os.replace(tmp_info, info_path)
+    text = (json.dumps(info, indent=2) + "\n").encode()
+    write_atomically(info_path, lambda tmp: tmp.write_bytes(text), len(text), overwrite=True)
     worst = max(parity.values())
     if not worst <= tolerance:
         raise StyleGANError(

@@ -406,9 +406,9 @@ def _check_projected_w(array: np.ndarray, G: nn.Module | None, where: str) -> No
     )
 
 
-def save_projected_w(path: str | Path, w: torch.Tensor | np.ndarray) -> Path:
+def save_projected_w(path: str | Path, w: torch.Tensor | np.ndarray, **extra: np.ndarray) -> Path:
     """Write ``w`` ``[N, num_ws, w_dim]`` as NVIDIA's ``projected_w.npz`` (key ``w``, float32),
-    atomically."""
+    atomically; ``extra`` arrays are stored beside it under their own keys."""
     from stylegan.io.atomic import write_atomically
 
     array = np.asarray(torch.as_tensor(w).detach().cpu(), dtype=np.float32)
@@ -416,9 +416,10 @@ def save_projected_w(path: str | Path, w: torch.Tensor | np.ndarray) -> Path:
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as f:  # a file object: np.savez would add .npz to a name
-            np.savez(f, w=array)
+            np.savez(f, **extra, w=array)
 
-    return write_atomically(Path(path), write, array.nbytes + 1024, overwrite=True)
+    size = array.nbytes + sum(np.asarray(a).nbytes for a in extra.values()) + 1024
+    return write_atomically(Path(path), write, size, overwrite=True)
 
 
 def load_projected_w(path: str | Path, G: nn.Module | None = None) -> torch.Tensor:

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from stylegan.errors import StyleGANError
 from stylegan.images import make_grid
+from stylegan.io.atomic import write_atomically
 from stylegan.networks.clip import TextImageModel
 from stylegan.tools.direction_set import DirectionSet
 from stylegan.tools.directions import sample_ws, stylespace_stats
@@ -219,6 +220,7 @@ def channel_relevance(
     cache: str | Path | None = None,
     clip_name: str = "",
     progress: bool = True,
+    digest: str | None = None,
 ) -> np.ndarray:
     """StyleCLIP's ``fs3``: per style channel, the unit CLIP image direction that moving it
     makes, ``[total channels, D]`` (zero rows for ToRGB channels).
@@ -230,7 +232,7 @@ def channel_relevance(
     ``clip_name``, ``num_images`` and ``seed``).
     """
     G, device = prepare_generator(G)
-    cache_file = _cache_file(cache, "relevance", G, clip_name, num_images, seed)
+    cache_file = _cache_file(cache, "relevance", G, clip_name, num_images, seed, digest=digest)
     if cache_file is not None and cache_file.is_file():
         return np.load(cache_file, allow_pickle=False)
     if num_images < 1:
@@ -254,29 +256,38 @@ def channel_relevance(
     return relevance
 
 
-def _cache_file(cache: str | Path | None, kind: str, G: nn.Module, *parts: object) -> Path | None:
-    """``cache/<kind>-<hash>.npy``, the hash naming the network's weights and ``parts``."""
+def _cache_file(
+    cache: str | Path | None, kind: str, G: nn.Module, *parts: object, digest: str | None = None
+) -> Path | None:
+    """``cache/<kind>-<hash>.npy``, the hash naming the network's weights (``digest``, when the
+    caller has it already) and ``parts``."""
     if cache is None:
         return None
-    key = json.dumps([_network_digest(G), *parts])
+    key = json.dumps([digest or _network_digest(G), *parts])
     return Path(cache).expanduser() / f"{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npy"
 
 
 def _write_cache(path: Path | None, array: np.ndarray) -> None:
     """Write a cache file atomically (a crash leaves no half file to be read later)."""
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npy")
-        np.save(tmp, array)
-        tmp.replace(path)
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:  # a file object: np.save would add .npy to a name
+                np.save(f, array)
+
+        write_atomically(path, write, array.nbytes + 1024, overwrite=True)
 
 
 def cached_stylespace_stats(
-    G: nn.Module, cache: str | Path | None = None, num_samples: int = 100_000, progress=True
+    G: nn.Module,
+    cache: str | Path | None = None,
+    num_samples: int = 100_000,
+    progress: bool = True,
+    digest: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~stylegan.tools.directions.stylespace_stats`, kept in ``cache`` (a folder)."""
     G, _ = prepare_generator(G)
-    cache_file = _cache_file(cache, "style-stats", G, num_samples)
+    cache_file = _cache_file(cache, "style-stats", G, num_samples, digest=digest)
     if cache_file is not None and cache_file.is_file():
         mean, std = np.load(cache_file, allow_pickle=False)
         return mean, std
@@ -390,10 +401,12 @@ def text_global_direction(
     statistics and channel relevance come from ``cache`` after the first call for a network and
     CLIP (then a text edit costs two text encodings and a dot product)."""
     delta_t = text_direction(clip, target, neutral, templates)  # bad prompts fail first
-    stats = cached_stylespace_stats(G, cache, progress=progress)
+    G, _ = prepare_generator(G)
+    digest = None if cache is None else _network_digest(G)  # hashed once for both lookups
+    stats = cached_stylespace_stats(G, cache, progress=progress, digest=digest)
     relevance = channel_relevance(
         G, clip, num_images=num_images, stats=stats, cache=cache, clip_name=clip_name,
-        progress=progress,
+        progress=progress, digest=digest,
     )  # fmt: skip
     info = {"prompt": target, "neutral": neutral, "clip": clip_name or getattr(clip, "name", "")}
     return global_direction(
